@@ -1,0 +1,262 @@
+"""Typed experiment schema, YAML loading, dotted ``--set`` overrides and one-line errors.
+
+Every user-facing mistake (unknown key, wrong type, out-of-range value, unknown method or
+dataset, missing data root) becomes a :class:`ConfigError` whose message is one line naming the
+field and what is allowed; the CLIs turn it into exit code 2 before anything is trained or
+written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A bad configuration: the message is one line naming the field and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+DatasetName = Literal["synthetic", "cifar100", "imagenet100", "imagenet1000", "food101"]
+FILE_DATASETS = ("cifar100", "imagenet100", "imagenet1000", "food101")
+
+
+class DatasetConfig(_Strict):
+    name: DatasetName = "synthetic"
+    root: str | None = None
+    num_classes: int = Field(20, ge=2, le=1000)
+    image_size: int = Field(32, ge=16, le=512)
+    train_per_class: int = Field(100, ge=2)
+    test_per_class: int = Field(30, ge=1)
+    data_seed: int = 0
+    class_order: list[int] | None = None
+    class_order_seed: int = 1993
+
+    @model_validator(mode="after")
+    def _check_root(self) -> DatasetConfig:
+        if self.name in FILE_DATASETS:
+            if not self.root:
+                raise ValueError(f"dataset.root is required for dataset '{self.name}' (a local directory)")
+            if not Path(os.path.expanduser(self.root)).is_dir():
+                raise ValueError(f"dataset.root: directory '{self.root}' does not exist")
+        return self
+
+
+class ProtocolConfig(_Strict):
+    """LFS: N equal phases; LFH: half of the classes first, then N phases; custom: first/increment."""
+
+    kind: Literal["lfs", "lfh", "custom"] = "lfs"
+    num_phases: int = Field(5, ge=1)
+    first: int | None = Field(None, ge=1)
+    increment: int | None = Field(None, ge=1)
+
+
+class MemoryConfig(_Strict):
+    """Budget in memory units (DESIGN.md): fixed = M units in total, growing = m units per class."""
+
+    mode: Literal["fixed", "growing", "none"] = "fixed"
+    budget: float = Field(200, ge=0)
+    selection: Literal["herding", "random"] = "herding"
+
+
+class ModelConfig(_Strict):
+    backbone: Literal["auto", "resnet18", "resnet32", "resnet20", "resnet18_narrow"] = "auto"
+    width: int = Field(20, ge=4, le=128)
+
+
+class MethodConfig(_Strict):
+    """The base CIL method and its own knobs (unused knobs are ignored by other methods)."""
+
+    name: Literal["finetune", "icarl", "lwf", "ssil", "joint"] = "finetune"
+    kd_temperature: float = Field(2.0, gt=0)
+    kd_weight: float = Field(1.0, ge=0)
+    nme: bool = True
+
+
+class ScheduleConfig(_Strict):
+    kind: Literal["cosine", "multistep"] = "cosine"
+    milestones: list[float] = Field(default_factory=lambda: [0.5, 0.75])
+    gamma: float = Field(0.1, gt=0, le=1)
+
+
+class BalancedFinetuneConfig(_Strict):
+    """Class-balanced fine-tuning on the memory after a phase (phases 2..N)."""
+
+    epochs: int = Field(0, ge=0)
+    lr: float = Field(0.01, gt=0)
+    head_only: bool = True
+
+
+class TrainConfig(_Strict):
+    epochs_first: int = Field(10, ge=0)
+    epochs: int = Field(10, ge=0)
+    batch_size: int = Field(64, ge=1)
+    eval_batch_size: int = Field(256, ge=1)
+    lr_first: float = Field(0.1, gt=0)
+    lr: float = Field(0.1, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    replay_batch_size: int = Field(0, ge=0)
+    balanced_finetune: BalancedFinetuneConfig = Field(default_factory=BalancedFinetuneConfig)
+    progress: bool = True
+
+
+class ExperimentConfig(_Strict):
+    name: str = "experiment"
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    method: MethodConfig = Field(default_factory=MethodConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> ExperimentConfig:
+        if self.method.name == "ssil" and self.train.replay_batch_size < 1:
+            raise ValueError("train.replay_batch_size must be >= 1 for method 'ssil' (SS-IL needs replay batches)")
+        from raycil.data.protocol import phase_sizes  # local import: keeps config importable alone
+
+        phase_sizes(self.protocol, self.num_classes)
+        return self
+
+    @property
+    def num_classes(self) -> int:
+        from raycil.data.registry import dataset_num_classes
+
+        return dataset_num_classes(self.dataset)
+
+
+# ----------------------------------------------------------------------------- loading
+
+def _nearest(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{hint}; allowed: {', '.join(sorted(allowed))}"
+
+
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel] = ExperimentConfig) -> type[BaseModel] | None:
+    model: Any = root
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        model = field.annotation
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def format_validation_error(err: ValidationError, root: type[BaseModel] = ExperimentConfig) -> str:
+    """The first pydantic error as one line: ``field.path: what is wrong; what is allowed``."""
+    e = err.errors()[0]
+    loc = tuple(p for p in e["loc"] if p not in ("__root__",))
+    field = ".".join(str(p) for p in loc)
+    kind = e["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1], root)
+        allowed = list(parent.model_fields) if parent else []
+        return f"{field}: unknown key{_nearest(str(loc[-1]), allowed)}"
+    if kind == "literal_error":
+        return f"{field}: {e['input']!r} is not allowed; {e['msg'].lower()}"
+    if kind == "value_error":
+        msg = str(e.get("ctx", {}).get("error", e["msg"]))
+        return f"{field + ': ' if field else ''}{msg}"
+    return f"{field}: {e['msg'].lower()} (got {e['input']!r})"
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: YAML scalar/list syntax (``3``, ``0.1``, ``true``, ``[1,2]``, ``null``)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set value {text!r} is not valid YAML: {exc.problem}") from None
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c = value`` inside nested dicts, creating levels as needed."""
+    parts = dotted.split(".")
+    if not all(parts):
+        raise ConfigError(f"--set key {dotted!r} is not a dotted path like train.epochs")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"{dotted}: '{part}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["train.epochs=3", ...]`` to ``{"train.epochs": 3}``; a missing '=' is a ConfigError."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.epochs=3")
+        key, _, text = item.partition("=")
+        out[key.strip()] = parse_value(text)
+    return out
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    for key, value in overrides.items():
+        set_dotted(data, key, value)
+    return data
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file '{path}' does not exist")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return data
+
+
+def select_profile(data: dict[str, Any], profile: str | None) -> dict[str, Any]:
+    """Pop ``profiles:`` and apply the named one's dotted overrides."""
+    profiles = data.pop("profiles", None) or {}
+    if not isinstance(profiles, dict):
+        raise ConfigError("profiles: must map profile names to {dotted.key: value} overrides")
+    if profile is None:
+        return data
+    if profile not in profiles:
+        raise ConfigError(f"--profile: unknown profile '{profile}'{_nearest(profile, list(profiles))}")
+    return apply_overrides(data, dict(profiles[profile] or {}))
+
+
+def build_config(data: dict[str, Any]) -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err)) from None
+    except ValueError as err:  # cross-field checks raised outside pydantic's wrapping
+        raise ConfigError(str(err)) from None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None,
+    profile: str | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+) -> ExperimentConfig:
+    """Read YAML, apply a profile then ``--set`` overrides, and validate."""
+    data = read_yaml(path) if path is not None else {}
+    data = select_profile(data, profile)
+    ov = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+    return build_config(apply_overrides(data, ov))

@@ -1,0 +1,71 @@
+"""Mini-batches for training and evaluation, shuffled from a seeded torch generator.
+
+In-memory fixed-size images (generated data, CIFAR-100, exemplars) are augmented batch-wise on
+the training device (pad-crop-flip), which keeps a 2-core CPU busy with the model rather than
+with per-image Python; file datasets use per-image Table S2 transforms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from raycil.data.imageset import ImageFiles
+from raycil.data.transforms import IMAGENET_MEAN, IMAGENET_STD, test_transform, train_transform
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def pad_crop_flip(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """Random crop after zero padding by ``pad`` and random horizontal flip, per sample."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).tolist()
+    flips = torch.rand(n, generator=generator) < 0.5
+    out = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
+    return torch.where(flips[:, None, None, None].to(x.device), out.flip(3), out)
+
+
+class BatchSource:
+    """Batches of (normalised float images, labels) from uint8 images, for one device."""
+
+    def __init__(self, images: np.ndarray | ImageFiles | list[np.ndarray], labels: np.ndarray,
+                 device: torch.device, train: bool, generator: torch.Generator):
+        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        self.device, self.train, self.generator = device, train, generator
+        self.fixed = isinstance(images, np.ndarray)
+        if self.fixed:
+            self.images = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+            self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1) * 255
+            self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
+        else:
+            self.images = images
+            self.transform = train_transform(None) if train else test_transform(None)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, idx: torch.Tensor) -> Batch:
+        """The batch at indices ``idx``, augmented when training."""
+        y = self.labels[idx].to(self.device)
+        if self.fixed:
+            x = self.images[idx].to(self.device).float()
+            if self.train:
+                x = pad_crop_flip(x, max(1, x.shape[-1] // 8), self.generator)
+            return (x - self.mean) / self.std, y
+        pics = [torch.from_numpy(np.ascontiguousarray(self.images[int(i)])).permute(2, 0, 1) for i in idx]
+        return torch.stack([self.transform(p) for p in pics]).to(self.device), y
+
+    def epoch(self, batch_size: int, shuffle: bool = True, drop_last: bool = False) -> Iterator[Batch]:
+        n = len(self)
+        order = torch.randperm(n, generator=self.generator) if shuffle else torch.arange(n)
+        stop = n - n % batch_size if drop_last and n >= batch_size else n
+        for start in range(0, stop, batch_size):
+            yield self.take(order[start:start + batch_size])
+
+    def sample(self, k: int) -> Batch:
+        """``k`` items drawn uniformly with replacement (SS-IL replay batch B_M)."""
+        return self.take(torch.randint(0, len(self), (k,), generator=self.generator))

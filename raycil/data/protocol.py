@@ -1,0 +1,68 @@
+"""Class order and phase splits (DESIGN.md "class order"; LFS / LFH protocols of CIM §5.1)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from raycil.config import ProtocolConfig
+
+
+def class_order(num_classes: int, seed: int = 1993, explicit: list[int] | None = None) -> np.ndarray:
+    """The class order: ``explicit`` if given, else ``np.random.seed(seed); permutation(K)``."""
+    if explicit is not None:
+        order = np.asarray(explicit, dtype=np.int64)
+        if sorted(order.tolist()) != list(range(num_classes)):
+            raise ValueError(f"dataset.class_order must be a permutation of 0..{num_classes - 1}")
+        return order
+    rng = np.random.RandomState(seed)  # the legacy generator of np.random.seed(1993), as in iCaRL/PyCIL
+    return rng.permutation(num_classes).astype(np.int64)
+
+
+def remap_labels(labels: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Original class ids to positions in ``order``: phase 1 holds labels 0..first-1."""
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return inverse[np.asarray(labels, dtype=np.int64)]
+
+
+def phase_sizes(protocol: ProtocolConfig, num_classes: int) -> list[int]:
+    """Number of new classes per phase.
+
+    ``lfs``: N equal phases (learning from scratch); ``lfh``: half the classes first, then N
+    equal phases (learning from half); ``custom``: ``first`` then ``increment`` per phase.
+    """
+    n = protocol.num_phases
+    if protocol.kind == "lfs":
+        first, inc, rest = num_classes // n, num_classes // n, n - 1
+        if num_classes % n:
+            raise ValueError(f"protocol.num_phases: {num_classes} classes do not split into {n} equal phases")
+    elif protocol.kind == "lfh":
+        first = num_classes // 2
+        if (num_classes - first) % n:
+            raise ValueError(
+                f"protocol.num_phases: the {num_classes - first} classes after the first half "
+                f"do not split into {n} equal phases"
+            )
+        inc, rest = (num_classes - first) // n, n
+    else:
+        if protocol.first is None or protocol.increment is None:
+            raise ValueError("protocol.first and protocol.increment are required for kind 'custom'")
+        first, inc = protocol.first, protocol.increment
+        if first > num_classes or (num_classes - first) % inc:
+            raise ValueError(
+                f"protocol: first={first}, increment={inc} do not tile {num_classes} classes"
+            )
+        rest = (num_classes - first) // inc
+    return [first] + [inc] * rest
+
+
+def phase_classes(sizes: list[int]) -> list[range]:
+    """The (remapped) class ids new in each phase."""
+    out, start = [], 0
+    for size in sizes:
+        out.append(range(start, start + size))
+        start += size
+    return out

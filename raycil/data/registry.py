@@ -1,0 +1,61 @@
+"""Build the train / test :class:`ImageSet` of a configured dataset, in class-order labels."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from raycil.data import files, synthetic
+from raycil.data.imageset import ImageSet
+from raycil.data.protocol import class_order, remap_labels
+
+if TYPE_CHECKING:
+    from raycil.config import DatasetConfig
+
+FIXED_CLASSES = {"cifar100": 100, "imagenet100": 100, "imagenet1000": 1000, "food101": 101}
+
+
+@dataclass
+class Dataset:
+    train: ImageSet
+    test: ImageSet
+    order: np.ndarray
+    image_size: int | None  # None: variable-size file images with Table S2 transforms
+
+
+def dataset_num_classes(cfg: DatasetConfig) -> int:
+    return FIXED_CLASSES.get(cfg.name, cfg.num_classes)
+
+
+def _load_raw(cfg: DatasetConfig) -> tuple[ImageSet, ImageSet, int | None]:
+    if cfg.name == "synthetic":
+        sets = [ImageSet(*synthetic.generate(cfg.num_classes, n, cfg.image_size, cfg.data_seed, split))
+                for split, n in (("train", cfg.train_per_class), ("test", cfg.test_per_class))]
+        return sets[0], sets[1], cfg.image_size
+    assert cfg.root is not None
+    if cfg.name == "cifar100":
+        return (*files.load_cifar100(cfg.root), 32)
+    if cfg.name == "food101":
+        return (*files.load_food101(cfg.root), None)
+    return (*files.load_imagenet(cfg.root, subset_100=cfg.name == "imagenet100"), None)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(cfg_json: str) -> Dataset:
+    from raycil.config import DatasetConfig
+
+    cfg = DatasetConfig.model_validate_json(cfg_json)
+    train, test, size = _load_raw(cfg)
+    order = class_order(dataset_num_classes(cfg), cfg.class_order_seed, cfg.class_order)
+    train.labels, test.labels = remap_labels(train.labels, order), remap_labels(test.labels, order)
+    return Dataset(train, test, order, size)
+
+
+def load_dataset(cfg: DatasetConfig) -> Dataset:
+    """The dataset with labels remapped to class-order positions (phase 1 = labels 0..first-1).
+
+    Cached per process, so a learner and a memory in one process share one copy."""
+    return _load_cached(cfg.model_dump_json())

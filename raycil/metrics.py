@@ -1,0 +1,61 @@
+"""Per-phase metrics and run summaries, in percent (DESIGN.md "terms that must not drift").
+
+- top-1 / top-5 accuracy over the test data of all classes seen so far;
+- old / new: accuracy on the test samples of classes from earlier phases / of this phase;
+- imbalance score (SS-IL §6.3): (e(p,n) + e(n,p)) / 2, the rates of old-class samples predicted
+  as a new class and of new-class samples predicted as an old class;
+- first-phase accuracy: on the test samples of phase 1's classes (for the forgetting rate);
+- average incremental accuracy: mean top-1 over all phases, phase 1 included; last accuracy;
+- forgetting rate F (Mnemonics Table 1): first-phase accuracy after phase 1 minus after the last.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def phase_metrics(scores: np.ndarray, labels: np.ndarray, known: int, first_classes: int,
+                  prefix: str = "") -> dict[str, float]:
+    """Metrics of one phase from scores [n, seen classes] and true labels [n]."""
+    labels = np.asarray(labels)
+    pred = scores.argmax(1)
+    k = min(5, scores.shape[1])
+    topk = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    old, first = labels < known, labels < first_classes
+
+    def pct(mask: np.ndarray, hits: np.ndarray) -> float:
+        return float(100 * hits[mask].mean()) if mask.any() else math.nan
+
+    correct = pred == labels
+    every = np.ones_like(old)
+    out = {
+        "top1": pct(every, correct),
+        "top5": pct(every, (topk == labels[:, None]).any(1)),
+        "old_acc": pct(old, correct),
+        "new_acc": pct(~old, correct),
+        "first_acc": pct(first, correct),
+    }
+    if known > 0:
+        e_pn = pct(old, pred >= known)
+        e_np = pct(~old, pred < known)
+        out.update({"e_old_as_new": e_pn, "e_new_as_old": e_np, "imbalance": (e_pn + e_np) / 2})
+    else:
+        out.update({"e_old_as_new": math.nan, "e_new_as_old": math.nan, "imbalance": math.nan})
+    return {prefix + key: value for key, value in out.items()}
+
+
+def run_summary(phases: list[dict[str, float]], key: str = "top1") -> dict[str, float]:
+    """Average incremental accuracy, last accuracy, forgetting rate and mean imbalance of a run."""
+    if not phases:
+        return {}
+    acc = [p[key] for p in phases]
+    imbalance = [p["imbalance"] for p in phases if not math.isnan(p.get("imbalance", math.nan))]
+    return {
+        "avg_inc_acc": float(np.mean(acc)),
+        "last_acc": float(acc[-1]),
+        "forgetting": float(phases[0]["first_acc"] - phases[-1]["first_acc"]),
+        "avg_imbalance": float(np.mean(imbalance)) if imbalance else math.nan,
+        "num_phases": len(phases),
+    }
