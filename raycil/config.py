@@ -124,7 +124,9 @@ class ExperimentConfig(_Strict):
     @model_validator(mode="after")
     def _check_cross_fields(self) -> ExperimentConfig:
         if self.method.name == "ssil" and self.train.replay_batch_size < 1:
-            raise ValueError("train.replay_batch_size must be >= 1 for method 'ssil' (SS-IL needs replay batches)")
+            raise ValueError(
+                "train.replay_batch_size must be >= 1 for method 'ssil' (SS-IL needs replay batches)"
+            )
         from raycil.data.protocol import phase_sizes  # local import: keeps config importable alone
 
         phase_sizes(self.protocol, self.num_classes)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from raycil.methods.losses import kd_loss
 from raycil.models import IncrementalNet, build_backbone
 
 if TYPE_CHECKING:
@@ -78,16 +79,23 @@ class Method:
 
 
 class DistillationMixin:
-    """Keeps the network of the previous phase, frozen, as a teacher for distillation."""
+    """Keeps the network of the previous phase, frozen, as a teacher, and gives the KD term
+    (``method.kd_weight`` x ``kd_loss`` at ``method.kd_temperature``) on the old classes' logits."""
 
     teacher: nn.Module | None = None
+    cfg: ExperimentConfig
 
-    def snapshot_teacher(self, model: nn.Module) -> None:
-        self.teacher = copy.deepcopy(model).eval()
-        for p in self.teacher.parameters():
-            p.requires_grad_(False)
+    def before_phase(self, learner: Learner, ctx: PhaseContext) -> None:
+        if not ctx.is_first:
+            self.teacher = copy.deepcopy(learner.model).eval()
+            for p in self.teacher.parameters():
+                p.requires_grad_(False)
+        super().before_phase(learner, ctx)  # type: ignore[misc]
 
-    @torch.no_grad()
-    def teacher_logits(self, x: torch.Tensor) -> torch.Tensor:
-        assert self.teacher is not None
-        return self.teacher(x)["logits"]
+    def distillation(self, logits: torch.Tensor, x: torch.Tensor, ctx: PhaseContext) -> torch.Tensor:
+        if self.teacher is None or ctx.known == 0:
+            return logits.new_zeros(())
+        with torch.no_grad():
+            old = self.teacher(x)["logits"]
+        m = self.cfg.method
+        return m.kd_weight * kd_loss(logits[:, : ctx.known], old, m.kd_temperature)

@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 
 from raycil.methods.base import DistillationMixin, Method, PhaseContext
-from raycil.methods.losses import kd_loss
 
 
 class ICaRL(DistillationMixin, Method):
@@ -21,18 +20,9 @@ class ICaRL(DistillationMixin, Method):
         super().__init__(cfg, image_size)
         self.class_means: torch.Tensor | None = None
 
-    def before_phase(self, learner, ctx: PhaseContext) -> None:
-        if not ctx.is_first:
-            self.snapshot_teacher(learner.model)
-        super().before_phase(learner, ctx)
-
     def loss(self, learner, x, y, ctx: PhaseContext) -> torch.Tensor:
         logits = learner.model(x)["logits"]
-        loss = F.cross_entropy(logits[:, : ctx.total], y)
-        if self.teacher is not None and ctx.known > 0:
-            m = self.cfg.method
-            loss = loss + m.kd_weight * kd_loss(logits[:, : ctx.known], self.teacher_logits(x), m.kd_temperature)
-        return loss
+        return F.cross_entropy(logits[:, : ctx.total], y) + self.distillation(logits, x, ctx)
 
     def after_phase(self, learner, ctx: PhaseContext, exemplars: Any) -> None:
         """Class means of the L2-normalised exemplar embeddings (with flips, iCaRL §2.1)."""
