@@ -4,6 +4,7 @@ downloaded; a missing root or file is a :class:`FileNotFoundError` naming the pa
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +21,14 @@ def _require(path: Path, what: str) -> Path:
 
 
 def load_cifar100(root: str) -> tuple[ImageSet, ImageSet]:
-    from torchvision.datasets import CIFAR100
-
-    _require(Path(root) / "cifar-100-python", "CIFAR-100 folder")
+    """CIFAR-100 python pickles as torchvision lays them out: ``root/cifar-100-python/{train,test}``."""
+    folder = _require(Path(root) / "cifar-100-python", "CIFAR-100 folder")
     sets = []
-    for train in (True, False):
-        ds = CIFAR100(root, train=train, download=False)
-        sets.append(ImageSet(np.asarray(ds.data, np.uint8), np.asarray(ds.targets, np.int64)))
+    for split in ("train", "test"):
+        with open(_require(folder / split, "CIFAR-100 file"), "rb") as fh:
+            entry = pickle.load(fh, encoding="latin1")
+        images = np.asarray(entry["data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        sets.append(ImageSet(np.ascontiguousarray(images), np.asarray(entry["fine_labels"], np.int64)))
     return sets[0], sets[1]
 
 

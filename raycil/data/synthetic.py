@@ -111,7 +111,7 @@ def render(class_id: int, rng: np.random.Generator, size: int) -> tuple[np.ndarr
     base = _rgb(rng.uniform(), rng.uniform(0.0, 0.3), rng.uniform(0.35, 0.75))
     canvas = np.broadcast_to(base, (big, big, 3)).astype(np.float32).copy()
     # Shared clutter: small shapes of any class attribute, and lines, for every class alike.
-    for _ in range(int(rng.integers(5, 10))):
+    for _ in range(int(rng.integers(6, 12))):
         c_shape, c_hue, c_tex = class_attributes()[int(rng.integers(MAX_CLASSES))]
         r = rng.uniform(0.05, 0.14) * big
         mask = _shape_mask(big, c_shape, *rng.uniform(0, big, 2), r, rng.uniform(0, 2 * np.pi))
@@ -123,14 +123,14 @@ def render(class_id: int, rng: np.random.Generator, size: int) -> tuple[np.ndarr
         cv2.line(canvas, tuple(np.round(p0).astype(int)), tuple(np.round(p1).astype(int)), colour,
                  max(1, round(big * 0.02)), cv2.LINE_AA)
     # The object.
-    r = rng.uniform(0.18, 0.34) * big
+    r = rng.uniform(0.15, 0.32) * big
     cx, cy = rng.uniform(r * 0.8, big - r * 0.8, 2)
     mask = _shape_mask(big, shape, cx, cy, r, rng.uniform(-0.35, 0.35))
     mod = _texture(big, texture, max(4.0, r * rng.uniform(0.45, 0.65)), rng.uniform(0, 6.3),
                    rng.uniform(-0.3, 0.3))
     colour = _rgb(hue + rng.normal(0, 0.025), rng.uniform(0.55, 1.0), rng.uniform(0.6, 1.0))
     _paint(canvas, mask, colour, mod)
-    canvas += rng.normal(0, 10, canvas.shape).astype(np.float32)
+    canvas += rng.normal(0, 12, canvas.shape).astype(np.float32)
     image = cv2.resize(np.clip(canvas, 0, 255), (size, size), interpolation=cv2.INTER_AREA)
     small = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA) > 127
     ys, xs = np.nonzero(small)

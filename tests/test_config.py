@@ -1,0 +1,53 @@
+import subprocess
+import sys
+
+import pytest
+
+from raycil.config import ConfigError, load_config
+
+
+def write(tmp_path, text):
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "yaml_text, overrides, message",
+    [
+        ("train: {epoch: 3}\n", [], r"train.epoch: unknown key \(did you mean 'epochs'\?\)"),
+        ("method: {name: icarll}\n", [], r"method.name: 'icarll' is not allowed.*'icarl'"),
+        ("dataset: {name: mnist}\n", [], r"dataset.name: 'mnist' is not allowed"),
+        ("train: {batch_size: many}\n", [], r"train.batch_size: .*integer"),
+        ("train: {lr: -1}\n", [], r"train.lr: .*greater than 0"),
+        ("dataset: {name: cifar100, root: /nope/cifar}\n", [], r"dataset.root: directory '/nope/cifar'"),
+        ("dataset: {name: food101}\n", [], r"dataset.root is required"),
+        ("method: {name: ssil}\n", [], r"train.replay_batch_size must be >= 1"),
+        ("protocol: {num_phases: 3}\n", [], r"protocol.num_phases: 20 classes do not split"),
+        ("", ["train.epochs=x"], r"train.epochs: .*integer"),
+        ("", ["trian.epochs=2"], r"trian: unknown key \(did you mean 'train'\?\)"),
+        ("", ["train.epochs"], r"expected key=value"),
+    ],
+)
+def test_bad_config_is_one_clear_line(tmp_path, yaml_text, overrides, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        load_config(write(tmp_path, yaml_text), overrides=overrides)
+    assert "\n" not in str(err.value)
+
+
+def test_profiles_and_overrides_apply_in_order(tmp_path):
+    path = write(tmp_path, "train: {epochs: 5}\nprofiles:\n  quick: {train.epochs: 2, seed: 4}\n")
+    cfg = load_config(path, profile="quick", overrides=["train.epochs=1"])
+    assert cfg.train.epochs == 1 and cfg.seed == 4
+    with pytest.raises(ConfigError, match="unknown profile 'quik'.*did you mean 'quick'"):
+        load_config(path, profile="quik")
+
+
+def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path):
+    path = write(tmp_path, "train: {epoch: 3}\n")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "raycil.run", str(path), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "train.epoch: unknown key" in proc.stderr
+    assert not out.exists()

@@ -1,0 +1,61 @@
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raycil.memory.budget import EPS, Budget
+from raycil.memory.store import ExemplarMemory, PlainExemplar
+
+
+def fill(memory: ExemplarMemory, phases: list[int], per_class: int, rng: np.random.Generator) -> None:
+    seen = 0
+    for size in phases:
+        seen += size
+        memory.shrink(seen)
+        share = memory.budget.per_class(seen)
+        for c in range(seen - size, seen):
+            images = np.full((per_class, 2, 2, 3), c, np.uint8)
+            memory.add_class(c, images, rng.normal(size=(per_class, 5)), share, rng)
+        yield seen
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mode=st.sampled_from(["fixed", "growing"]),
+    units=st.integers(0, 300),
+    phases=st.lists(st.integers(1, 7), min_size=1, max_size=6),
+    per_class=st.integers(1, 40),
+    selection=st.sampled_from(["herding", "random"]),
+)
+def test_budget_never_exceeded_and_classes_balanced(mode, units, phases, per_class, selection):
+    memory = ExemplarMemory(Budget(mode, units), selection)
+    for seen in fill(memory, phases, per_class, np.random.default_rng(0)):
+        assert memory.units_used <= memory.budget.total(seen) + EPS
+        counts = list(memory.counts().values())
+        assert len(counts) == seen
+        # class-balanced: every class holds its share, capped by the images it has
+        expected = min(per_class, int(memory.budget.per_class(seen) + EPS))
+        assert counts == [expected] * seen
+        # it stores what it counts: one original image per unit
+        assert memory.nbytes == int(round(memory.units_used)) * 2 * 2 * 3
+
+
+def test_shrinking_keeps_selection_prefix():
+    memory = ExemplarMemory(Budget("fixed", 20), "herding")
+    rng = np.random.default_rng(0)
+    images = np.arange(10 * 12, dtype=np.uint8).reshape(10, 2, 2, 3)
+    memory.add_class(0, images, rng.normal(size=(10, 3)), 10, rng)
+    before = [e.decode().copy() for e in memory.classes[0]]
+    memory.shrink(4)
+    after = [e.decode() for e in memory.classes[0]]
+    assert len(after) == 5 and all((a == b).all() for a, b in zip(after, before[:5], strict=False))
+
+
+def test_fractional_costs_fill_as_many_as_fit():
+    memory = ExemplarMemory(Budget("growing", 3), "random")
+    rng = np.random.default_rng(0)
+
+    def cheap(image, index):
+        return PlainExemplar(image, units=0.4)
+
+    memory.add_class(0, np.zeros((20, 2, 2, 3), np.uint8), None, 3.0, rng, encode=cheap, min_units=0.4)
+    assert len(memory.classes[0]) == 7 and memory.units_used <= 3 + EPS
