@@ -104,6 +104,15 @@ def _paint(canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray, modulation:
     canvas += alpha * layer
 
 
+def _clutter_shape(canvas: np.ndarray, rng: np.random.Generator, big: int) -> None:
+    """A small shape of a random class's attributes at a random place."""
+    c_shape, c_hue, c_tex = class_attributes()[int(rng.integers(MAX_CLASSES))]
+    r = rng.uniform(0.05, 0.14) * big
+    mask = _shape_mask(big, c_shape, *rng.uniform(0, big, 2), r, rng.uniform(0, 2 * np.pi))
+    mod = _texture(big, c_tex, max(3.0, r * 0.8), rng.uniform(0, 6.3), rng.uniform(0, np.pi))
+    _paint(canvas, mask, _rgb(c_hue + rng.normal(0, 0.03), rng.uniform(0.4, 1), rng.uniform(0.4, 1)), mod)
+
+
 def render(class_id: int, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
     """One image (uint8 HxWx3 RGB) of class ``class_id`` and its object box (x0, y0, x1, y1)."""
     shape, hue, texture = class_attributes()[class_id]
@@ -112,11 +121,7 @@ def render(class_id: int, rng: np.random.Generator, size: int) -> tuple[np.ndarr
     canvas = np.broadcast_to(base, (big, big, 3)).astype(np.float32).copy()
     # Shared clutter: small shapes of any class attribute, and lines, for every class alike.
     for _ in range(int(rng.integers(6, 12))):
-        c_shape, c_hue, c_tex = class_attributes()[int(rng.integers(MAX_CLASSES))]
-        r = rng.uniform(0.05, 0.14) * big
-        mask = _shape_mask(big, c_shape, *rng.uniform(0, big, 2), r, rng.uniform(0, 2 * np.pi))
-        mod = _texture(big, c_tex, max(3.0, r * 0.8), rng.uniform(0, 6.3), rng.uniform(0, np.pi))
-        _paint(canvas, mask, _rgb(c_hue + rng.normal(0, 0.03), rng.uniform(0.4, 1), rng.uniform(0.4, 1)), mod)
+        _clutter_shape(canvas, rng, big)
     for _ in range(int(rng.integers(2, 5))):
         p0, p1 = rng.uniform(0, big, 2), rng.uniform(0, big, 2)
         colour = tuple(float(c) for c in _rgb(rng.uniform(), rng.uniform(0, 1), rng.uniform(0.2, 1)))
@@ -130,6 +135,8 @@ def render(class_id: int, rng: np.random.Generator, size: int) -> tuple[np.ndarr
                    rng.uniform(-0.3, 0.3))
     colour = _rgb(hue + rng.normal(0, 0.025), rng.uniform(0.55, 1.0), rng.uniform(0.6, 1.0))
     _paint(canvas, mask, colour, mod)
+    for _ in range(int(rng.integers(0, 3))):  # clutter may occlude part of the object
+        _clutter_shape(canvas, rng, big)
     canvas += rng.normal(0, 12, canvas.shape).astype(np.float32)
     image = cv2.resize(np.clip(canvas, 0, 255), (size, size), interpolation=cv2.INTER_AREA)
     small = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA) > 127
