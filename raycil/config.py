@@ -9,6 +9,7 @@ written.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -72,13 +73,68 @@ class ModelConfig(_Strict):
     width: int = Field(20, ge=4, le=128)
 
 
-class MethodConfig(_Strict):
-    """The base CIL method and its own knobs (unused knobs are ignored by other methods)."""
+def scaled_epochs(ratio: float, epochs: int) -> int:
+    """⌈ratio x epochs⌉ for a second training stage sized relative to ``train.epochs``."""
+    return math.ceil(round(ratio * epochs, 6))
 
-    name: Literal["finetune", "icarl", "lwf", "ssil", "joint"] = "finetune"
+
+class LucirConfig(_Strict):
+    """LUCIR (Hou et al. 2019) defaults for CIFAR: less-forget weight λ_base (λ = λ_base ·
+    sqrt(|C_o| / |C_n|)), margin m and number K of hard negatives of the margin ranking loss."""
+
+    lambda_base: float = Field(5.0, ge=0)
+    margin: float = Field(0.5, ge=0)
+    hard_negatives: int = Field(2, ge=1)
+    margin_weight: float = Field(1.0, ge=0)
+
+
+class WaConfig(_Strict):
+    """WA (Zhao et al. 2020): clip the classifier weights to be non-negative after every step."""
+
+    clip_weights: bool = True
+
+
+class DerConfig(_Strict):
+    """DER (Yan et al. 2021): auxiliary-loss weight, and the classifier re-training stage on the
+    balanced memory: ⌈ratio x ``train.epochs``⌉ epochs, 0 turns it off (official code: 30 epochs for
+    170 of training, lr 0.1, softmax temperature 5)."""
+
+    aux_weight: float = Field(1.0, ge=0)
+    retrain_epoch_ratio: float = Field(30 / 170, ge=0)
+    retrain_lr: float = Field(0.1, gt=0)
+    retrain_temperature: float = Field(5.0, gt=0)
+
+    def retrain_epochs(self, train_epochs: int) -> int:
+        return scaled_epochs(self.retrain_epoch_ratio, train_epochs)
+
+
+class FosterConfig(_Strict):
+    """FOSTER (Wang et al. 2022) with the PyCIL defaults the CIM paper inherits: β1 / β2 of the
+    effective-number class weights for boosting / compression, old-logit KD weight λ_okd, and
+    compression epochs = ⌈ratio x ``train.epochs``⌉ (130 for 170 boosting epochs). The KD temperature
+    is ``method.kd_temperature`` (T = 2)."""
+
+    beta1: float = Field(0.96, gt=0, lt=1)
+    beta2: float = Field(0.97, gt=0, lt=1)
+    okd_weight: float = Field(1.0, ge=0)
+    compression_epoch_ratio: float = Field(130 / 170, gt=0)
+
+    def compression_epochs(self, train_epochs: int) -> int:
+        return scaled_epochs(self.compression_epoch_ratio, train_epochs)
+
+
+class MethodConfig(_Strict):
+    """The base CIL method and its own knobs (unused knobs are ignored by other methods);
+    ``lucir`` / ``wa`` / ``der`` / ``foster`` hold those methods' own hyperparameters."""
+
+    name: Literal["finetune", "icarl", "lwf", "ssil", "joint", "lucir", "wa", "der", "foster"] = "finetune"
     kd_temperature: float = Field(2.0, gt=0)
     kd_weight: float = Field(1.0, ge=0)
     nme: bool = True
+    lucir: LucirConfig = Field(default_factory=LucirConfig)
+    wa: WaConfig = Field(default_factory=WaConfig)
+    der: DerConfig = Field(default_factory=DerConfig)
+    foster: FosterConfig = Field(default_factory=FosterConfig)
 
 
 class ScheduleConfig(_Strict):

@@ -63,7 +63,7 @@ class Learner:
         sched = self._schedule(opt, epochs)
         steps_per_epoch = -(-len(source) // t.batch_size)
         seen, start = 0, time.perf_counter()
-        self.model.train()
+        self.method.train_mode(self.model)
         for epoch in range(epochs):
             for step, (x, y) in enumerate(source.epoch(t.batch_size)):
                 if replay is not None:
@@ -73,6 +73,7 @@ class Learner:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                self.method.after_step(self.model)
                 seen += len(y)
                 if self.progress is not None:
                     self.progress(desc, epoch * steps_per_epoch + step + 1, epochs * steps_per_epoch,
@@ -101,10 +102,13 @@ class Learner:
             else:
                 images, labels = concat_images(images, ex_images), np.concatenate([labels, ex_labels])
         epochs, lr = (t.epochs_first, t.lr_first) if ctx.is_first else (t.epochs, t.lr)
+        self.method.before_training(self, ctx, images, labels)
         self.fit(self._batches(images, labels, train=True), epochs, lr,
                  lambda x, y: self.method.loss(self, x, y, ctx), self.method.optim_params(self.model),
                  replay=replay, desc=f"phase {ctx.phase}/{ctx.num_phases}")
-        return dict(self.last_fit)
+        fit_stats = dict(self.last_fit)
+        self.method.after_training(self, ctx, images, labels)
+        return fit_stats
 
     def after_phase(self, ctx: PhaseContext, exemplars: Exemplars) -> None:
         """Optional class-balanced fine-tuning on the (balanced) memory, then the method's hook."""

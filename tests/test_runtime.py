@@ -98,7 +98,8 @@ def test_cli_runs_a_profile_and_writes_outputs(tmp_path, capsys):
     cfg.write_text("dataset: {num_classes: 4, train_per_class: 8, test_per_class: 4}\n"
                    "protocol: {num_phases: 2}\nmemory: {budget: 8}\nmodel: {backbone: resnet20}\n"
                    "train: {epochs_first: 1, epochs: 1}\nprofiles: {tiny: {seed: 3}}\n")
-    assert main([str(cfg), "--profile", "tiny", "--set", "method.name=icarl", "--out", str(tmp_path / "o")]) == 0
+    argv = [str(cfg), "--profile", "tiny", "--set", "method.name=icarl", "--out", str(tmp_path / "o")]
+    assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "average incremental accuracy" in printed and "top1" in printed
     saved = json.loads((tmp_path / "o" / "result.json").read_text())

@@ -60,6 +60,21 @@ class Method:
     def optim_params(self, model: nn.Module) -> list[nn.Parameter]:
         return [p for p in model.parameters() if p.requires_grad]
 
+    def train_mode(self, model: nn.Module) -> None:
+        """Put the network in training mode (a method may keep frozen parts in eval mode)."""
+        model.train()
+
+    def after_step(self, model: nn.Module) -> None:
+        """Runs after every optimizer step (e.g. WA's non-negative weight clipping)."""
+
+    def before_training(self, learner: Learner, ctx: PhaseContext, images: Any, labels: Any) -> None:
+        """Runs in ``train_phase`` just before the training loop, with the phase's training data
+        (e.g. FOSTER's effective-number class weights need its per-class counts)."""
+
+    def after_training(self, learner: Learner, ctx: PhaseContext, images: Any, labels: Any) -> None:
+        """Runs at the end of ``train_phase`` with the phase's training data (D_i ∪ old memory),
+        before the memory is updated (e.g. FOSTER's feature compression stage)."""
+
     def loss(self, learner: Learner, x: torch.Tensor, y: torch.Tensor, ctx: PhaseContext) -> torch.Tensor:
         logits = learner.model(x)["logits"]
         return nn.functional.cross_entropy(logits[:, : ctx.total], y)

@@ -1,0 +1,154 @@
+"""Sweep reports from per-phase results (in the shape Tune writes them): the t-based 95% CI
+against scipy, the summary and its paper-style layout, the Optuna export (states,
+distributions, no duplicates), and ``python -m raycil.report`` on a directory. No Ray here."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from raycil import report
+from raycil.sweep_config import SweepConfig
+
+
+def sweep_config(**sections) -> SweepConfig:
+    return SweepConfig.model_validate({"name": "rep", "variants": {"a": {}, "b": {}},
+                                       "search_space": {"train.lr": [0.05, 0.1]}, "seeds": [0, 1, 2],
+                                       **sections})
+
+
+def results_of(trial_id: str, config: dict, accs: list[float], total: int) -> list[dict]:
+    """Tune-shaped result lines of one trial (running summary as ``raycil.trial`` reports it)."""
+    out = []
+    for i, acc in enumerate(accs):
+        seen = accs[: i + 1]
+        out.append({"trial_id": trial_id, "config": config, "training_iteration": i + 1, "done": False,
+                    "variant": config["variant"], "seed": config["seed"], "train.lr": config["train.lr"],
+                    "phase": i + 1, "phases_total": total, "top1": acc, "first_acc": 90.0 - 10 * i,
+                    "avg_inc_acc": float(np.mean(seen)), "last_acc": acc, "forgetting": 10.0 * i,
+                    "avg_imbalance": math.nan if i == 0 else 20.0})
+    return out
+
+
+def grid_experiment(tmp_path: Path, statuses: dict[str, str] | None = None,
+                    short: dict[str, int] | None = None) -> report.Experiment:
+    """2 variants x 2 lr x 3 seeds, 3 phases; the ``short`` trials reported only their first phases
+    (by default 'a-0.1-2', stopped after phase 1)."""
+    short = short or {"a-0.1-2": 1}
+    results = []
+    for v in ("a", "b"):
+        for lr in (0.05, 0.1):
+            for seed in (0, 1, 2):
+                accs = [80.0 + seed + 10 * lr, 60.0 + 2 * seed + (5 if v == "b" else 0), 40.0 + seed * lr]
+                trial = f"{v}-{lr}-{seed}"
+                results += results_of(trial, {"variant": v, "seed": seed, "train.lr": lr},
+                                      accs[: short.get(trial, 3)], 3)
+    statuses = statuses or {"a-0.1-2": "TERMINATED"}
+    return report.experiment_from_results(tmp_path, sweep_config(), results, statuses)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=12))
+def test_mean_ci_matches_scipy_t_interval(values):
+    mean, half, n = report.mean_ci(values)
+    assert n == len(values) and mean == pytest.approx(np.mean(values), abs=1e-9)
+    sd = np.std(values, ddof=1)
+    if sd > 1e-9:
+        low, high = stats.t.interval(0.95, n - 1, loc=np.mean(values), scale=stats.sem(values))
+        assert half == pytest.approx((high - low) / 2, rel=1e-9)
+
+
+def test_mean_ci_edge_cases():
+    assert report.mean_ci([])[2] == 0
+    mean, half, n = report.mean_ci([3.0, math.nan])
+    assert (mean, n) == (3.0, 1) and math.isnan(half)
+    assert report.mean_ci([1.0, 2.0, 3.0])[1] == pytest.approx(stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3))
+
+
+def test_rows_keep_one_report_per_phase_and_trials_complete_or_not(tmp_path):
+    first = results_of("t", {"variant": "a", "seed": 0, "train.lr": 0.1}, [50.0, 40.0], 3)
+    again = results_of("t", {"variant": "a", "seed": 0, "train.lr": 0.1}, [50.0, 41.0, 30.0], 3)
+    exp = report.experiment_from_results(tmp_path, sweep_config(), first + again[1:], {})
+    assert exp.rows["phase"].tolist() == [1, 2, 3] and exp.rows["top1"].tolist() == [50.0, 41.0, 30.0]
+    assert list(exp.rows.columns[:8]) == ["trial_id", "status", "variant", "seed", "train.lr", "phase",
+                                          "phases_total", "top1"]
+    assert bool(exp.final.loc["t", "complete"])
+
+
+def test_summary_rows_ci_and_paper_layout(tmp_path):
+    exp = grid_experiment(tmp_path)
+    summary = report.summarize(exp)
+    assert len(summary) == 4
+    row = summary[(summary["variant"] == "b") & (summary["train.lr"] == 0.1)].iloc[0]
+    finals = [np.mean([80.0 + s + 1.0, 60.0 + 2 * s + 5, 40.0 + s * 0.1]) for s in (0, 1, 2)]
+    low, high = stats.t.interval(0.95, 2, loc=np.mean(finals), scale=stats.sem(finals))
+    assert row["avg_inc_acc_mean"] == pytest.approx(np.mean(finals))
+    assert row["avg_inc_acc_ci95"] == pytest.approx((high - low) / 2)
+    assert row["n_seeds"] == 3
+    stopped = summary[(summary["variant"] == "a") & (summary["train.lr"] == 0.1)].iloc[0]
+    assert stopped["n_seeds"] == 2  # the trial stopped early is left out
+    md = report.summary_markdown(exp, summary)
+    assert "| variant | train.lr=0.05 | train.lr=0.1 |" in md
+    assert "## avg. incremental accuracy" in md and "## forgetting" in md
+    assert "1 trial(s) stopped early" in md
+    b = summary.iloc[2]
+    assert f"| b | {report._cell(b['avg_inc_acc_mean'], b['avg_inc_acc_ci95'])} [3]" in md
+
+
+def test_optuna_export_states_distributions_and_no_duplicates(tmp_path):
+    statuses = {"a-0.1-2": "TERMINATED", "b-0.1-2": "ERROR", "b-0.05-2": "RUNNING"}
+    exp = grid_experiment(tmp_path, statuses, short={"a-0.1-2": 1, "b-0.05-2": 2})
+    for _ in range(2):
+        study = report.export_optuna(exp)
+    study = optuna.load_study(study_name="rep", storage=report.optuna_url(tmp_path))
+    assert len(study.trials) == 12
+    by_id = {t.user_attrs["tune_trial_id"]: t for t in study.trials}
+    S = optuna.trial.TrialState
+    assert by_id["a-0.1-2"].state == S.PRUNED and by_id["a-0.1-2"].intermediate_values.keys() == {1}
+    assert by_id["b-0.05-2"].state == S.RUNNING and by_id["a-0.05-0"].state == S.COMPLETE
+    # an errored trial's phases were all reported here, but its Tune status says it failed
+    assert by_id["b-0.1-2"].state == S.FAIL
+    t = by_id["b-0.05-1"]
+    assert t.params == {"train.lr": 0.05, "variant": "b"} and t.value == pytest.approx(
+        np.mean([81.0 + 0.5, 67.0, 40.05]))
+    assert t.distributions["train.lr"] == optuna.distributions.CategoricalDistribution([0.05, 0.1])
+    assert t.user_attrs["seed"] == 1 and sorted(t.intermediate_values) == [1, 2, 3]
+
+
+def test_optuna_export_of_sampled_params_uses_their_distributions(tmp_path):
+    space = {"train.lr": {"loguniform": [0.01, 0.2]}}
+    sweep = SweepConfig.model_validate({"name": "rnd", "search_space": space, "search": {"kind": "random"}})
+    results = results_of("x", {"variant": "base", "seed": 0, "train.lr": 0.03}, [50.0, 40.0], 2)
+    study = report.export_optuna(report.experiment_from_results(tmp_path, sweep, results, {}))
+    expected = optuna.distributions.FloatDistribution(0.01, 0.2, log=True)
+    assert study.trials[0].distributions["train.lr"] == expected
+
+
+def test_report_cli_rebuilds_outputs_from_a_directory(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    sweep = sweep_config()
+    (exp / "trial_x").mkdir(parents=True)
+    (exp / "sweep.json").write_text(json.dumps({"sweep": sweep.model_dump(mode="json")}))
+    lines = []
+    for seed in (0, 1):
+        for v in ("a", "b"):
+            config = {"variant": v, "seed": seed, "train.lr": 0.05}
+            lines += results_of(f"{v}{seed}", config, [70.0 + seed, 50.0], 2)
+    (exp / "trial_x" / "result.json").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert report.main([str(exp)]) == 0
+    out = capsys.readouterr().out
+    assert "4 trials: 4 complete" in out and "parameter importances" in out
+    for name in ("trials.csv", "trials.parquet", "summary.csv", "summary.md", "optuna.db",
+                 "plots/accuracy_vs_phase.png", "plots/objective_vs_train.lr.png"):
+        assert (exp / name).is_file()
+    assert len(pd.read_csv(exp / "trials.csv")) == 8
+    assert report.main([str(tmp_path)]) == 2

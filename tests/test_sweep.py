@@ -1,0 +1,126 @@
+"""A small end-to-end sweep on a local Ray (2 CPUs, dashboard on for the state API): trial count
+and output files, ASHA stopping the weak variant early, the Optuna round trip against
+trials.csv, and both actors of every trial visible under their names while it runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import optuna
+import pandas as pd
+import pytest
+import ray
+from ray.util.state import list_actors
+from sweep_helpers import write_sweep
+
+from raycil import report
+from raycil.sweep import run_sweep
+from raycil.sweep_config import plan_sweep
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """The module's Ray; yields its dashboard (state API) address, explicit because other Ray
+    instances may run on the same machine."""
+    context = ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
+    yield f"http://{context.dashboard_url}"
+    ray.shutdown()
+
+
+def watch_actor_names(api: str, seen: set[str], stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            seen.update(a.name for a in list_actors(api, filters=[("state", "=", "ALIVE")]) if a.name)
+        except Exception:  # the state API can be briefly unavailable while Ray is busy; poll on
+            pass
+        time.sleep(0.3)
+
+
+def test_small_asha_sweep_outputs_optuna_round_trip_and_named_actors(tmp_path, ray_local):
+    strong = {"train.epochs_first": 20, "train.epochs": 20}
+    weak = {"train.epochs_first": 0, "train.epochs": 0}  # untrained: chance accuracy
+    path = write_sweep(tmp_path, "small", variants={"strong": strong, "weak": weak}, seeds=[0, 1],
+                       scheduler={"kind": "asha", "grace_period": 1, "reduction_factor": 2},
+                       objective={"metric": "top1", "mode": "max"}, max_concurrent=2)
+    plan = plan_sweep(path)
+    order = [(t.variant, t.seed) for t in plan.trials]
+    assert order == [("strong", 0), ("strong", 1), ("weak", 0), ("weak", 1)]
+    seen: set[str] = set()
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_actor_names, args=(ray_local, seen, stop))
+    watcher.start()
+    try:
+        results = run_sweep(plan)
+    finally:
+        stop.set()
+        watcher.join()
+    assert len(results) == 4 and all(r.error is None for r in results)
+
+    # ASHA: the strong trials reach the first rung first; both weak ones fall below it and stop
+    phases = {(r.config["variant"], r.config["seed"]): r.metrics["phase"] for r in results}
+    assert phases[("weak", 0)] == phases[("weak", 1)] == 1
+    assert max(phases[("strong", 0)], phases[("strong", 1)]) == 2
+
+    exp = plan.exp_dir
+    built = report.build(exp)
+    for name in ("trials.csv", "trials.parquet", "summary.csv", "summary.md", "optuna.db",
+                 "plots/accuracy_vs_phase.png"):
+        assert (exp / name).is_file(), name
+    trials = pd.read_csv(exp / "trials.csv")
+    last_phase = trials.groupby("trial_id")["phase"].max()
+    assert trials["trial_id"].nunique() == 4 and len(trials) == sum(phases.values())
+    assert pd.read_parquet(exp / "trials.parquet").shape == trials.shape
+    summary = pd.read_csv(exp / "summary.csv")
+    complete = sum(p == 2 for p in phases.values())
+    assert summary["variant"].tolist() == ["strong"] and summary["n_seeds"].tolist() == [complete]
+    assert f"{complete} complete, {4 - complete} stopped early" in built.text
+
+    # every trial's actors are listed under names telling trial and variant apart, and those of
+    # the trials that ran all phases were seen alive while their trial ran
+    listed = {a.name for a in list_actors(ray_local, limit=10_000)}
+    for trial_id, variant in trials.groupby("trial_id")["variant"].first().items():
+        for role in ("LearnerActor", "MemoryActor"):
+            assert f"{role}[{variant}/{trial_id}]" in listed
+            if last_phase[trial_id] == 2:
+                assert f"{role}[{variant}/{trial_id}]" in seen
+
+    # Optuna round trip: one study trial per Tune trial, params and values as in trials.csv
+    study = optuna.load_study(study_name="small", storage=report.optuna_url(exp))
+    assert len(study.trials) == 4
+    last = trials.groupby("trial_id").tail(1).set_index("trial_id")
+    for t in study.trials:
+        row = last.loc[t.user_attrs["tune_trial_id"]]
+        assert t.params == {"variant": row["variant"]}
+        assert (t.user_attrs["variant"], t.user_attrs["seed"]) == (row["variant"], row["seed"])
+        assert t.user_attrs["last_acc"] == pytest.approx(row["last_acc"])
+        per_phase = trials[trials["trial_id"] == row.name].set_index("phase")["top1"]
+        assert t.intermediate_values == pytest.approx(per_phase.to_dict())
+        if row["phase"] == 2:
+            assert t.state == optuna.trial.TrialState.COMPLETE and t.value == pytest.approx(row["top1"])
+        else:
+            assert t.state == optuna.trial.TrialState.PRUNED
+    report.build(exp)  # exporting again rebuilds the study instead of adding to it
+    assert len(optuna.load_study(study_name="small", storage=report.optuna_url(exp)).trials) == 4
+
+
+def test_optuna_search_study_is_the_live_one_with_every_trial(tmp_path, ray_local):
+    space = {"train.lr": {"loguniform": [0.01, 0.2]}, "train.momentum": {"uniform": [0.5, 0.95]}}
+    path = write_sweep(tmp_path, "tpe", search_space=space, search={"kind": "optuna", "num_samples": 2},
+                       max_concurrent=2)
+    plan = plan_sweep(path)
+    results = run_sweep(plan)
+    assert len(results) == 2 and all(r.error is None for r in results)
+    study = optuna.load_study(study_name="tpe", storage=report.optuna_url(plan.exp_dir))
+    report.build(plan.exp_dir)
+    report.build(plan.exp_dir)
+    trials = pd.read_csv(plan.exp_dir / "trials.csv")
+    live = optuna.load_study(study_name="tpe", storage=report.optuna_url(plan.exp_dir)).trials
+    assert len(study.trials) == len(live) == 2
+    for t in live:
+        rows = trials[trials["trial_id"] == t.user_attrs["tune_trial_id"]].set_index("phase")
+        assert t.params["train.lr"] == pytest.approx(rows["train.lr"].iloc[0], rel=1e-12)
+        assert t.params["train.momentum"] == pytest.approx(rows["train.momentum"].iloc[0], rel=1e-12)
+        assert t.intermediate_values == pytest.approx(rows["avg_inc_acc"].to_dict())
+        assert t.value == pytest.approx(rows["avg_inc_acc"].iloc[-1])
+        assert t.user_attrs["variant"] == "base" and t.user_attrs["seed"] == 0
