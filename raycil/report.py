@@ -117,8 +117,8 @@ def experiment_from_results(path: Path, sweep: SweepConfig, results: list[dict[s
                                                **{k: v for k, v in r.items() if k not in TUNE_KEYS}}
     if not by_key:
         raise FileNotFoundError(f"{path}: no trial has reported a phase yet")
-    rank = {t: i for i, t in enumerate(dict.fromkeys(t for t, _ in by_key))}
-    rows = pd.DataFrame.from_records([by_key[k] for k in sorted(by_key, key=lambda k: (rank[k[0]], k[1]))])
+    # Tune's trial ids end in the expansion index, so this keeps the YAML's variant order
+    rows = pd.DataFrame.from_records([by_key[k] for k in sorted(by_key)])
     rows.insert(1, "status", rows["trial_id"].map(lambda t: statuses.get(t, "UNKNOWN")))
     lead = ["trial_id", "status", "variant", "seed", *sweep.search_space, "phase", "phases_total"]
     rows = rows[lead + [c for c in rows.columns if c not in lead]]
