@@ -93,7 +93,7 @@ def part_a(size: str, repeats: int, tmp: Path, default_threads: bool) -> dict[st
         if default_threads:
             run_times.append(timed([*run_cmd, "--out", str(tmp / f"run{i}")]))
         run1_times.append(timed([*run_cmd, "--out", str(tmp / f"run1_{i}")], {"OMP_NUM_THREADS": "1"}))
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     try:
         in_sweep, in_run = [], []
         for i in range(repeats):
@@ -120,7 +120,7 @@ def part_a(size: str, repeats: int, tmp: Path, default_threads: bool) -> dict[st
 
 def part_b(size: str, repeats: int, tmp: Path) -> dict[str, float]:
     """4 trials (4 seeds), max_concurrent 2 vs 1, Ray already up."""
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     try:
         times: dict[int, list[float]] = {1: [], 2: []}
         for i in range(repeats):
@@ -139,7 +139,7 @@ def part_b(size: str, repeats: int, tmp: Path) -> dict[str, float]:
 def part_c(size: str, tmp: Path) -> dict[str, float]:
     """The SS-IL replay sweep (smoke profile) under ASHA and under FIFO."""
     out: dict[str, float] = {}
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     try:
         for kind in ("fifo", "asha"):
             plan = plan_sweep(ROOT / "search_spaces/ssil_replay.yaml", "smoke",

@@ -172,7 +172,9 @@ def connect(address: str | None, dashboard: bool) -> Any:
     """Join a cluster (``auto`` or a head address) or start a local Ray sized to this machine."""
     if address:
         return ray.init(address=address)
-    return ray.init(num_cpus=os.cpu_count(), include_dashboard=dashboard, dashboard_host="127.0.0.1")
+    # "local": a new instance even if another cluster on this machine is discoverable
+    return ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=dashboard,
+                    dashboard_host="127.0.0.1")
 
 
 def dashboard_help(context: Any, exp_dir: Path) -> list[str]:

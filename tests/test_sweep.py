@@ -23,7 +23,8 @@ from raycil.sweep_config import plan_sweep
 def ray_local():
     """The module's Ray; yields its dashboard (state API) address, explicit because other Ray
     instances may run on the same machine."""
-    context = ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
+    context = ray.init(address="local", num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1",
+                       log_to_driver=False)
     yield f"http://{context.dashboard_url}"
     ray.shutdown()
 
