@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from raycil.cim.plugin import CimPlugin
 from raycil.config import ExperimentConfig
 from raycil.data.batches import BatchSource
 from raycil.data.imageset import ImageSet, concat_images
@@ -28,6 +29,17 @@ from raycil.seeding import phase_seed, resolve_device, seed_everything
 
 Exemplars = tuple[Any, np.ndarray]  # (images: uint8 array or list of arrays, labels)
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class FitHooks(Protocol):
+    """What a plug-in may do inside the training loop (CIM: artifact augmentation, φ updates);
+    ``lr_ratio`` is the schedule's current learning rate over its initial one."""
+
+    def on_epoch_start(self, source: BatchSource, epoch: int, epochs: int) -> None: ...
+
+    def after_step(self, x: torch.Tensor, y: torch.Tensor, lr_ratio: float) -> None: ...
+
+    def on_epoch_end(self, epoch: int, epochs: int, lr_ratio: float) -> None: ...
 
 
 class Learner:
@@ -43,10 +55,11 @@ class Learner:
         self.generator = torch.Generator()
         self.progress = progress
         self.last_fit: dict[str, float] = {}
+        self.cim = CimPlugin(cfg) if cfg.cim.active else None
 
     # ------------------------------------------------------------------ training
-    def _batches(self, images: Any, labels: np.ndarray, train: bool) -> BatchSource:
-        return BatchSource(images, labels, self.device, train, self.generator)
+    def batches(self, images: Any, labels: np.ndarray, train: bool, cam: bool = False) -> BatchSource:
+        return BatchSource(images, labels, self.device, train, self.generator, cam)
 
     def _schedule(self, opt: torch.optim.Optimizer, epochs: int) -> torch.optim.lr_scheduler.LRScheduler:
         sched = self.cfg.train.schedule
@@ -56,7 +69,8 @@ class Learner:
         return torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=sched.gamma)
 
     def fit(self, source: BatchSource, epochs: int, lr: float, loss_fn: LossFn,
-            params: Sequence[nn.Parameter], replay: BatchSource | None = None, desc: str = "") -> None:
+            params: Sequence[nn.Parameter], replay: BatchSource | None = None, desc: str = "",
+            hooks: FitHooks | None = None) -> None:
         """The training loop: ``epochs`` passes over ``source`` with SGD and the schedule."""
         t = self.cfg.train
         opt = torch.optim.SGD(params, lr=lr, momentum=t.momentum, weight_decay=t.weight_decay)
@@ -65,6 +79,8 @@ class Learner:
         seen, start = 0, time.perf_counter()
         self.method.train_mode(self.model)
         for epoch in range(epochs):
+            if hooks is not None:
+                hooks.on_epoch_start(source, epoch, epochs)
             for step, (x, y) in enumerate(source.epoch(t.batch_size)):
                 if replay is not None:
                     xr, yr = replay.sample(t.replay_batch_size)
@@ -74,10 +90,14 @@ class Learner:
                 loss.backward()
                 opt.step()
                 self.method.after_step(self.model)
+                if hooks is not None:
+                    hooks.after_step(x, y, opt.param_groups[0]["lr"] / lr)
                 seen += len(y)
                 if self.progress is not None:
                     self.progress(desc, epoch * steps_per_epoch + step + 1, epochs * steps_per_epoch,
                                   float(loss.detach()))
+            if hooks is not None:
+                hooks.on_epoch_end(epoch, epochs, opt.param_groups[0]["lr"] / lr)
             sched.step()
         elapsed = time.perf_counter() - start
         self.last_fit = {"train_images": seen, "train_seconds": elapsed,
@@ -93,19 +113,23 @@ class Learner:
         t = self.cfg.train
         train = self.data.train
         new = train.of_classes(range(0, ctx.total) if self.method.trains_on_all_seen else ctx.new_classes)
+        if self.cim is not None:
+            new = self.cim.training_data(ctx, new)
         ex_images, ex_labels = exemplars
         replay = None
         images, labels = new.images, new.labels
         if self.method.uses_memory and len(ex_labels):
             if t.replay_batch_size > 0:
-                replay = self._batches(ex_images, ex_labels, train=True)
+                replay = self.batches(ex_images, ex_labels, train=True)
             else:
                 images, labels = concat_images(images, ex_images), np.concatenate([labels, ex_labels])
         epochs, lr = (t.epochs_first, t.lr_first) if ctx.is_first else (t.epochs, t.lr)
         self.method.before_training(self, ctx, images, labels)
-        self.fit(self._batches(images, labels, train=True), epochs, lr,
+        memory = self.batches(ex_images, ex_labels, train=True) if len(ex_labels) else None
+        hooks = self.cim.phase_hooks(self, ctx, new, memory) if self.cim is not None else None
+        self.fit(self.batches(images, labels, train=True), epochs, lr,
                  lambda x, y: self.method.loss(self, x, y, ctx), self.method.optim_params(self.model),
-                 replay=replay, desc=f"phase {ctx.phase}/{ctx.num_phases}")
+                 replay=replay, desc=f"phase {ctx.phase}/{ctx.num_phases}", hooks=hooks)
         fit_stats = dict(self.last_fit)
         self.method.after_training(self, ctx, images, labels)
         return fit_stats
@@ -116,7 +140,7 @@ class Learner:
         ex_images, ex_labels = exemplars
         if bft.epochs > 0 and not ctx.is_first and len(ex_labels):
             head = self.model.head if bft.head_only else self.model
-            self.fit(self._batches(ex_images, ex_labels, train=True), bft.epochs, bft.lr,
+            self.fit(self.batches(ex_images, ex_labels, train=True), bft.epochs, bft.lr,
                      lambda x, y: F.cross_entropy(self.model(x)["logits"][:, : ctx.total], y),
                      list(head.parameters()), desc="balanced fine-tuning")
         self.method.after_phase(self, ctx, exemplars)
@@ -126,7 +150,7 @@ class Learner:
     def embed(self, images: Any, flip: bool = False) -> torch.Tensor:
         """Pooled embeddings (eval mode, test transform), optionally averaged with the mirror."""
         self.model.eval()
-        source = self._batches(images, np.zeros(len(images), np.int64), train=False)
+        source = self.batches(images, np.zeros(len(images), np.int64), train=False)
         feats = []
         for x, _ in source.epoch(self.cfg.train.eval_batch_size, shuffle=False):
             f = self.model(x)["features"]
@@ -138,6 +162,14 @@ class Learner:
     def embed_classes(self, classes: Sequence[int]) -> dict[int, np.ndarray]:
         """Embeddings of every training image of each class (herding candidates)."""
         return {c: self.embed(self.data.train.of_classes([c]).images).cpu().numpy() for c in classes}
+
+    def exemplar_candidates(self, ctx: PhaseContext, with_features: bool) -> dict[int, dict[str, Any]]:
+        """Per new class, what the memory selects from: ``features`` (herding) of the images as
+        they would be stored, and ``boxes`` when the CIM plug-in compresses them."""
+        if self.cim is not None and self.cfg.cim.boxes != "none":
+            return self.cim.candidates(self, ctx, with_features)
+        feats = self.embed_classes(list(ctx.new_classes)) if with_features else {}
+        return {c: {"features": feats.get(c)} for c in ctx.new_classes}
 
     def class_means(self, exemplars: Exemplars, total: int) -> torch.Tensor:
         """Normalised mean of normalised exemplar embeddings per class (iCaRL NME, §2.1)."""
@@ -154,7 +186,7 @@ class Learner:
         self.model.eval()
         test: ImageSet = self.data.test.of_classes(range(ctx.total))
         scores: dict[str, list[np.ndarray]] = {}
-        source = self._batches(test.images, test.labels, train=False)
+        source = self.batches(test.images, test.labels, train=False)
         for x, _ in source.epoch(self.cfg.train.eval_batch_size, shuffle=False):
             for key, s in self.method.predict(self, x, ctx).items():
                 scores.setdefault(key, []).append(s.float().cpu().numpy())
@@ -164,13 +196,18 @@ class Learner:
         for key, s in joined.items():
             if len(joined) > 1:
                 out.update(phase_metrics(s, test.labels, ctx.known, first_classes, prefix=f"{key}_"))
+        if self.cim is not None:
+            out.update(self.cim.stats)
         return out
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict[str, Any]:
         """The network (whole module: its shape grows by phase) and the method's own state."""
-        return {"model": copy.deepcopy(self.model).cpu(), "method": self.method.state()}
+        return {"model": copy.deepcopy(self.model).cpu(), "method": self.method.state(),
+                "cim": self.cim.state() if self.cim is not None else None}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model = state["model"].to(self.device)
         self.method.load_state(state["method"])
+        if self.cim is not None and state.get("cim") is not None:
+            self.cim.load_state(state["cim"], self.device)

@@ -3,7 +3,7 @@ and by the Tune trial (actor handles behind the same call interface).
 
     for phase in start..N:
         learner.train_phase(ctx, memory.exemplars())       # method + plug-ins
-        memory.update(ctx, learner.embed_classes(new))      # selection (herding needs embeddings)
+        memory.update(ctx, learner.exemplar_candidates(ctx))   # selection (herding: embeddings; CIM: boxes)
         learner.after_phase(ctx, memory.exemplars())        # balanced FT, NME means, ...
         metrics = learner.evaluate(ctx) + memory.stats()
         on_phase(metrics, state)                            # print / tune.report + checkpoint
@@ -57,8 +57,7 @@ def run_phases(cfg: ExperimentConfig, learner: Any, memory: Any, *, call: Call =
         fit = call(learner, "train_phase", ctx, call(memory, "exemplars"))
         if uses_memory:
             needs = call(memory, "needs_features_for", ctx)
-            feats = call(learner, "embed_classes", list(ctx.new_classes)) if needs else None
-            call(memory, "update", ctx, feats)
+            call(memory, "update", ctx, call(learner, "exemplar_candidates", ctx, needs))
         call(learner, "after_phase", ctx, call(memory, "exemplars"))
         metrics = {"phase": ctx.phase, "classes": ctx.total, **call(learner, "evaluate", ctx, first_classes),
                    **call(memory, "stats"), **fit}

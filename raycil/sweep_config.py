@@ -52,7 +52,7 @@ from raycil.config import (
 
 # Plug-ins planned in DESIGN.md that this build may not have yet: a sweep that needs one fails
 # with one line saying so, instead of a generic unknown-key error.
-PLANNED = {"cim": "CIM", "mnemonics": "Mnemonics", "mrdc": "MRDC", "mfgr": "MFGR"}
+PLANNED = {"mnemonics": "Mnemonics", "mrdc": "MRDC", "mfgr": "MFGR"}
 
 Metric = Literal["avg_inc_acc", "last_acc", "forgetting", "avg_imbalance",
                  "top1", "top5", "old_acc", "new_acc", "first_acc", "imbalance"]

@@ -53,7 +53,7 @@ def accuracy_metrics(result: dict[str, Any]) -> list[dict[str, float]]:
 
 def probe(learner: Learner) -> torch.Tensor:
     """A batch of test images of the classes seen so far."""
-    x, _ = next(learner._batches(learner.data.test.images, learner.data.test.labels, train=False)
+    x, _ = next(learner.batches(learner.data.test.images, learner.data.test.labels, train=False)
                 .epoch(32, shuffle=False))
     return x
 

@@ -51,7 +51,7 @@ def test_replay_batches_join_every_new_batch_with_k_exemplars():
     learner, memory = Learner(cfg), MemoryService(cfg)
     ctx1, ctx2 = phase_contexts(cfg)[:2]
     learner.train_phase(ctx1, memory.exemplars())
-    memory.update(ctx1, learner.embed_classes(list(ctx1.new_classes)))
+    memory.update(ctx1, learner.exemplar_candidates(ctx1, True))
     seen: list[torch.Tensor] = []
     real_loss = learner.method.loss
 
@@ -82,7 +82,7 @@ def test_nme_predicts_the_nearest_exemplar_mean():
     learner, memory = Learner(cfg), MemoryService(cfg)
     ctx = PhaseContext(1, 3, 0, 2)
     learner.train_phase(ctx, memory.exemplars())
-    memory.update(ctx, learner.embed_classes([0, 1]))
+    memory.update(ctx, learner.exemplar_candidates(ctx, True))
     learner.after_phase(ctx, memory.exemplars())
     x = torch.randn(6, 3, 32, 32)
     scores = learner.method.predict(learner, x, ctx)["nme"]

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from raycil.data.imageset import ImageFiles
-from raycil.data.transforms import IMAGENET_MEAN, IMAGENET_STD, test_transform, train_transform
+from raycil.data.transforms import IMAGENET_MEAN, IMAGENET_STD, cam_transform, test_transform, train_transform
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -30,10 +30,13 @@ def pad_crop_flip(x: torch.Tensor, pad: int, generator: torch.Generator) -> torc
 
 
 class BatchSource:
-    """Batches of (normalised float images, labels) from uint8 images, for one device."""
+    """Batches of (normalised float images, labels) from uint8 images, for one device.
+
+    ``cam=True`` (evaluation only) resizes file images to 224x224 whole (Table S2 CAM transform);
+    :meth:`set_overrides` swaps some images for others (CIM's artifact augmentation)."""
 
     def __init__(self, images: np.ndarray | ImageFiles | list[np.ndarray], labels: np.ndarray,
-                 device: torch.device, train: bool, generator: torch.Generator):
+                 device: torch.device, train: bool, generator: torch.Generator, cam: bool = False):
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
         self.device, self.train, self.generator = device, train, generator
         self.fixed = isinstance(images, np.ndarray)
@@ -43,7 +46,10 @@ class BatchSource:
             self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
         else:
             self.images = images
-            self.transform = train_transform(None) if train else test_transform(None)
+            evaluation = cam_transform() if cam else test_transform(None)
+            self.transform = train_transform(None) if train else evaluation
+        self.original = self.images
+        self.overrides: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -56,8 +62,24 @@ class BatchSource:
             if self.train:
                 x = pad_crop_flip(x, max(1, x.shape[-1] // 8), self.generator)
             return (x - self.mean) / self.std, y
-        pics = [torch.from_numpy(np.ascontiguousarray(self.images[int(i)])).permute(2, 0, 1) for i in idx]
+        pics = [torch.from_numpy(np.ascontiguousarray(self.image(int(i)))).permute(2, 0, 1) for i in idx]
         return torch.stack([self.transform(p) for p in pics]).to(self.device), y
+
+    def image(self, i: int) -> np.ndarray:
+        """Image ``i`` as uint8 HxWx3 (an override if one is set)."""
+        if i in self.overrides:
+            return self.overrides[i]
+        return self.images[i].permute(1, 2, 0).numpy() if self.fixed else self.images[i]
+
+    def set_overrides(self, overrides: dict[int, np.ndarray]) -> None:
+        """Serve ``overrides[i]`` instead of image ``i`` until the next call (``{}`` restores all)."""
+        self.overrides = dict(overrides)
+        if self.fixed:
+            self.images = self.original
+            if overrides:
+                self.images = self.original.clone()
+                idx = torch.as_tensor(list(overrides))
+                self.images[idx] = torch.from_numpy(np.stack(list(overrides.values()))).permute(0, 3, 1, 2)
 
     def epoch(self, batch_size: int, shuffle: bool = True, drop_last: bool = False) -> Iterator[Batch]:
         n = len(self)

@@ -23,6 +23,12 @@ def train_transform(image_size: int | None) -> v2.Compose:
                        *_normalize()])
 
 
+def cam_transform() -> v2.Compose:
+    """Table S2 "CAM transformation" for file data: Resize((224, 224)), so a CAM box maps back to
+    the whole image by scaling."""
+    return v2.Compose([v2.Resize((LARGE_INPUT, LARGE_INPUT), antialias=True), *_normalize()])
+
+
 def test_transform(image_size: int | None) -> v2.Compose:
     """Table S2 test transform (Resize 256, CenterCrop 224) for file data; identity + normalise else."""
     if image_size is None:

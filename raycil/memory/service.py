@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from raycil.cim.boxes import image_shapes
 from raycil.config import ExperimentConfig
 from raycil.data.registry import load_dataset
 from raycil.memory.budget import Budget
+from raycil.memory.compressed import CompressedExemplar, compressed_encoder, min_cost
 from raycil.memory.store import ExemplarMemory
 from raycil.methods import PhaseContext
 from raycil.seeding import phase_seed
@@ -28,14 +30,27 @@ class MemoryService:
         """Herding ranks candidates by their embeddings; random selection needs none."""
         return self.memory.selection == "herding"
 
-    def update(self, ctx: PhaseContext, features: dict[int, np.ndarray] | None) -> None:
-        """Shrink old classes to their new share, then select and store the new classes'."""
+    def update(self, ctx: PhaseContext, candidates: dict[int, dict[str, Any]]) -> None:
+        """Shrink old classes to their new share, then select and store the new classes'.
+
+        ``candidates[c]`` holds the embeddings herding ranks (``features``) and, with the CIM
+        plug-in, each candidate's box (``boxes``): those are stored compressed (CIM Eq. 3-4),
+        as many as fit the class's share ("many-shot")."""
         self.memory.shrink(ctx.total)
         share = self.memory.budget.per_class(ctx.total)
         rng = np.random.default_rng(phase_seed(self.cfg.seed, ctx.phase))
+        c_cfg = self.cfg.cim
         for c in ctx.new_classes:
             images = self.data.train.of_classes([c]).images
-            self.memory.add_class(c, images, None if features is None else features[c], share, rng)
+            cand = candidates.get(c, {})
+            boxes = cand.get("boxes")
+            if boxes is None:
+                self.memory.add_class(c, images, cand.get("features"), share, rng)
+                continue
+            encode = compressed_encoder(boxes, c_cfg.eta, c_cfg.eta_inner)
+            cheapest = min_cost(boxes, image_shapes(images), c_cfg.eta, c_cfg.eta_inner)
+            self.memory.add_class(c, images, cand.get("features"), share, rng,
+                                  encode=encode, min_units=cheapest)
 
     def exemplars(self) -> tuple[Any, np.ndarray]:
         return self.memory.exemplar_arrays()
@@ -49,7 +64,18 @@ class MemoryService:
             "exemplars_per_class": float(np.mean(counts)),
             "exemplars_per_class_min": float(np.min(counts)),
             "exemplars_per_class_max": float(np.max(counts)),
+            **self.compression_stats(),
         }
+
+    def compression_stats(self) -> dict[str, float]:
+        """For compressed memories: mean box coverage H_B W_B / (H W) and mean units per stored
+        exemplar (the compression rate of CIM Figure S2: 1 = uncompressed)."""
+        stored = [e for items in self.memory.classes.values() for e in items]
+        boxed = [e for e in stored if isinstance(e, CompressedExemplar)]
+        if not boxed:
+            return {}
+        return {"box_coverage": float(np.mean([e.coverage for e in boxed])),
+                "units_per_exemplar": float(np.mean([e.units for e in stored]))}
 
     def state(self) -> dict[str, Any]:
         return self.memory.state()

@@ -64,7 +64,7 @@ class DER(Method):
         images, labels = exemplars
         d = self.cfg.method.der
         if len(labels):
-            learner.fit(learner._batches(images, labels, train=True), d.retrain_epochs(self.cfg.train.epochs),
+            learner.fit(learner.batches(images, labels, train=True), d.retrain_epochs(self.cfg.train.epochs),
                         d.retrain_lr, lambda x, y: F.cross_entropy(
                             net(x)["logits"][:, : ctx.total] / d.retrain_temperature, y),
                         list(net.head.parameters()), desc="classifier re-training")

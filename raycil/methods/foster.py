@@ -121,7 +121,7 @@ class FOSTER(Method):
                 target = teacher(x)["logits"][:, : ctx.total]
             return balanced_kd(student(x)["logits"][:, : ctx.total], target, p.kd_temperature, weights)
 
-        learner.fit(learner._batches(images, labels, train=True),
+        learner.fit(learner.batches(images, labels, train=True),
                     p.foster.compression_epochs(self.cfg.train.epochs), self.cfg.train.lr, distil,
                     list(student.parameters()), desc="feature compression")
         self.boosted = teacher

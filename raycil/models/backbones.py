@@ -1,14 +1,16 @@
 """Backbones: torchvision ResNet-18 for >= 64-px images and small-image ResNets (CIFAR stem:
-3x3 conv, no max-pool) built from torchvision's BasicBlock: ResNet-32/20 (He et al. 2016, the
-CIL papers' CIFAR network) and a narrow ResNet-18. Every backbone returns its last feature maps
-(CAM needs them, CIM Eq. 1) and the pooled embedding."""
+3x3 conv, no max-pool): ResNet-32/20 (He et al. 2016, the CIL papers' CIFAR network) and a narrow
+ResNet-18. All are built from ``Block`` (torchvision's BasicBlock) and have every ReLU as a
+``SlotActivation``, so CIM's mask branch can swap in learnable activations (CIM §4.2, Figure 3).
+Every backbone returns its last feature maps (CAM needs them, CIM Eq. 1) and the pooled embedding."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models import resnet18
-from torchvision.models.resnet import BasicBlock
+from torchvision.models.resnet import ResNet
+
+from raycil.models.activations import Block, SlotActivation
 
 
 class Backbone(nn.Module):
@@ -28,18 +30,18 @@ def _stage(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequentia
     downsample = None
     if stride != 1 or inplanes != planes:
         downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-    layers = [BasicBlock(inplanes, planes, stride, downsample)]
-    layers += [BasicBlock(planes, planes) for _ in range(blocks - 1)]
+    layers = [Block(inplanes, planes, stride, downsample)]
+    layers += [Block(planes, planes) for _ in range(blocks - 1)]
     return nn.Sequential(*layers)
 
 
 class SmallImageResNet(Backbone):
-    """CIFAR-stem ResNet with ``blocks[i]`` BasicBlocks of ``widths[i]`` channels per stage."""
+    """CIFAR-stem ResNet with ``blocks[i]`` Blocks of ``widths[i]`` channels per stage."""
 
     def __init__(self, blocks: list[int], widths: list[int]):
         super().__init__()
         stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
-                             nn.ReLU(inplace=True))
+                             SlotActivation())
         stages, inplanes = [], widths[0]
         for i, (n, w) in enumerate(zip(blocks, widths, strict=True)):
             stages.append(_stage(inplanes, w, n, 1 if i == 0 else 2))
@@ -55,12 +57,13 @@ class SmallImageResNet(Backbone):
 
 
 class ResNet18(Backbone):
-    """torchvision ResNet-18 (random init: no weights are downloaded), without its classifier."""
+    """torchvision ResNet-18 (random init: no weights are downloaded), without its classifier; the
+    same layers and initialisation as ``resnet18(weights=None)``, built from ``Block``."""
 
     def __init__(self) -> None:
         super().__init__()
-        net = resnet18(weights=None)
-        self.body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool,
+        net = ResNet(Block, [2, 2, 2, 2])
+        self.body = nn.Sequential(net.conv1, net.bn1, SlotActivation(), net.maxpool,
                                   net.layer1, net.layer2, net.layer3, net.layer4)
         self.out_dim = 512
 

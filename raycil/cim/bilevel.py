@@ -1,0 +1,143 @@
+"""Mask-level optimization of the CIM model φ (CIM §4.2, Algorithm 1 lines 5-7, Eq. 6-9, S1).
+
+The CIM model is the CIL network run with its activations swapped for φ's PAUs
+(:class:`~raycil.cim.branch.MaskBranch`); θ (every weight layer) is shared. The masks are soft
+(Eq. S1: CAM of the φ branch, min-max normalised, no threshold or box), so the compressed
+images x̃(φ) and everything computed from them stay differentiable in φ:
+
+    θ⁺ = θ − β1 ∇θ L_CIL(Ẽ ∪ D̃(φ); θ)                                           (Eq. 7)
+    φ ← φ − β2 ∇φ [CE(D_i; θ⁺) + μ R(φ) + μ′ CE(Ẽ ∪ D_i; θ, φ)]                  (Eq. 9)
+
+with R(φ) the ℓ2 norm (mean square) of the generated masks, ∇φ clipped to norm 1 and β1, β2
+annealed with the main learning rate. Only φ moves in this step; θ, and the batch-norm running
+statistics, are left as they were (the φ branch must not shift the CIL model's statistics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from raycil.cim.branch import MaskBranch
+from raycil.cim.compression import cam_maps, soft_compress
+from raycil.config import CimConfig
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class MaskBatch:
+    """New-class images D_i (labels) and exemplar images Ẽ (labels), seen classes ``total``."""
+
+    x_new: torch.Tensor
+    y_new: torch.Tensor
+    x_mem: torch.Tensor
+    y_mem: torch.Tensor
+    total: int
+
+    def joined(self, x_new: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ẽ ∪ D_i (or Ẽ ∪ ``x_new``) as one batch."""
+        x = self.x_new if x_new is None else x_new
+        return torch.cat([self.x_mem, x]), torch.cat([self.y_mem, self.y_new])
+
+
+@contextmanager
+def kept_buffers(model: nn.Module) -> Iterator[None]:
+    """Restore every buffer (batch-norm running statistics) on exit."""
+    saved = [b.detach().clone() for b in model.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for b, s in zip(model.buffers(), saved, strict=True):
+                b.copy_(s)
+
+
+class _Bound(nn.Module):
+    """Calls ``fn`` with ``model`` registered, so functional_call can swap its parameters."""
+
+    def __init__(self, model: nn.Module, fn: Callable[..., Any]):
+        super().__init__()
+        self.model, self.fn = model, fn
+
+    def forward(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
+def call_with(model: nn.Module, params: dict[str, torch.Tensor], fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with ``model``'s parameters replaced by ``params`` (e.g. θ⁺)."""
+    return functional_call(_Bound(model, fn), {f"model.{k}": v for k, v in params.items()}, args)
+
+
+def soft_masks(model: nn.Module, branch: MaskBranch, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Eq. S1a-b: the φ branch's CAM for the true class, min-max normalised, at input size."""
+    with branch.active(model):
+        out = model(x)
+    return cam_maps(out["fmaps"], model.head.weight, y, tuple(x.shape[-2:]))
+
+
+def inner_step(loss: torch.Tensor, theta: dict[str, torch.Tensor], beta1: float) -> dict[str, torch.Tensor]:
+    """Eq. 7: one SGD step θ⁺ = θ − β1 ∇θ L, kept in the graph (θ⁺ is a function of φ)."""
+    grads = torch.autograd.grad(loss, list(theta.values()), create_graph=True, allow_unused=True)
+    return {n: p if g is None else p - beta1 * g for (n, p), g in zip(theta.items(), grads, strict=True)}
+
+
+def phi_cross_entropy(model: nn.Module, branch: MaskBranch, batch: MaskBatch) -> torch.Tensor:
+    """Eq. 9's last term CE(Ẽ ∪ D_i; θ, φ): keeps the φ branch a classifier, so its maps stay
+    image-specific instead of collapsing."""
+    x, y = batch.joined()
+    with branch.active(model):
+        logits = model(x)["logits"]
+    return F.cross_entropy(logits[:, : batch.total], y)
+
+
+def bilevel_objective(model: nn.Module, branch: MaskBranch, cil_loss: LossFn, batch: MaskBatch,
+                      cfg: CimConfig, beta1: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 9's objective of φ, with θ⁺ from the inner step of Eq. 7 on Ẽ ∪ D̃(φ)."""
+    masks = soft_masks(model, branch, batch.x_new, batch.y_new)
+    x_tilde = soft_compress(batch.x_new, masks, cfg.eta)
+    theta = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    theta_plus = inner_step(cil_loss(*batch.joined(x_tilde)), theta, beta1)
+    logits_plus = call_with(model, theta_plus, lambda x: model(x)["logits"], batch.x_new)
+    val = F.cross_entropy(logits_plus[:, : batch.total], batch.y_new)
+    reg, ce_phi = masks.pow(2).mean(), phi_cross_entropy(model, branch, batch)
+    parts = {"val": float(val.detach()), "reg": float(reg.detach()), "ce_phi": float(ce_phi.detach())}
+    return val + cfg.mu * reg + cfg.mu_prime * ce_phi, parts
+
+
+def joint_objective(model: nn.Module, branch: MaskBranch, batch: MaskBatch,
+                    cfg: CimConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """Table 3 row 8 ("Joint Train"): φ learns on each batch from the CIL model as it is, with
+    no inner step: CE(D̃(φ); θ) + μ R(φ) + μ′ CE(Ẽ ∪ D_i; θ, φ)."""
+    masks = soft_masks(model, branch, batch.x_new, batch.y_new)
+    x_tilde = soft_compress(batch.x_new, masks, cfg.eta)
+    val = F.cross_entropy(model(x_tilde)["logits"][:, : batch.total], batch.y_new)
+    reg, ce_phi = masks.pow(2).mean(), phi_cross_entropy(model, branch, batch)
+    parts = {"val": float(val.detach()), "reg": float(reg.detach()), "ce_phi": float(ce_phi.detach())}
+    return val + cfg.mu * reg + cfg.mu_prime * ce_phi, parts
+
+
+class PhiOptimizer:
+    """SGD on φ only: gradients of an objective w.r.t. φ, norm-clipped, step β2 x lr ratio."""
+
+    def __init__(self, branch: MaskBranch, cfg: CimConfig):
+        self.params = list(branch.parameters())
+        self.cfg = cfg
+        self.opt = torch.optim.SGD(self.params, lr=cfg.beta2)
+
+    def step(self, objective: torch.Tensor, lr_ratio: float) -> None:
+        grads = torch.autograd.grad(objective, self.params, allow_unused=True)
+        for p, g in zip(self.params, grads, strict=True):
+            p.grad = torch.zeros_like(p) if g is None else g.detach()
+        torch.nn.utils.clip_grad_norm_(self.params, self.cfg.phi_grad_clip)
+        for group in self.opt.param_groups:
+            group["lr"] = self.cfg.beta2 * lr_ratio
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)

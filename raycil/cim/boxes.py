@@ -1,0 +1,56 @@
+"""Where each image's box comes from (CIM Table 3 rows 3-6 and 9): CAM maps of the CIL model
+(Eq. 1) or of its learned-activation branch (the CIM model, §4.2), thresholded with τ into a
+tight box (Eq. 2); or fixed boxes (none = whole image downsampled, random, centre quarter)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from raycil.cim.compression import Box, cam_maps, center_box, mask_box, random_box, scale_box
+
+if TYPE_CHECKING:
+    from raycil.cim.branch import MaskBranch
+    from raycil.learner import Learner
+
+
+def image_shapes(images: Any) -> list[tuple[int, int]]:
+    """(H, W) of every image (one shape for an array, per file for decoded file images)."""
+    if isinstance(images, np.ndarray):
+        return [tuple(images.shape[1:3])] * len(images)  # type: ignore[list-item]
+    return [tuple(images[i].shape[:2]) for i in range(len(images))]  # type: ignore[misc]
+
+
+@torch.no_grad()
+def class_activation_maps(learner: Learner, images: Any, labels: np.ndarray,
+                          branch: MaskBranch | None = None) -> np.ndarray:
+    """CAM of every image for its true class (Eq. 1, min-max normalised, at the network's input
+    size), from the CIL model or, with ``branch``, from the CIM model sharing its weights."""
+    model = learner.model.eval()
+    source = learner.batches(images, labels, train=False, cam=True)
+    maps = []
+    with branch.active(model) if branch is not None else nullcontext():
+        for x, y in source.epoch(learner.cfg.train.eval_batch_size, shuffle=False):
+            cams = cam_maps(model(x)["fmaps"], model.head.weight, y, tuple(x.shape[-2:]))
+            maps.append(cams.float().cpu().numpy())
+    return np.concatenate(maps) if maps else np.zeros((0, 1, 1), np.float32)
+
+
+def boxes_from_maps(maps: np.ndarray, tau: float, shapes: Sequence[tuple[int, int]]) -> list[Box | None]:
+    """Eq. 2 boxes at threshold τ, mapped from the CAM's size to each image's own size."""
+    return [scale_box(mask_box(m, tau), m.shape, hw) for m, hw in zip(maps, shapes, strict=True)]
+
+
+def fixed_boxes(kind: str, shapes: Sequence[tuple[int, int]], rng: np.random.Generator) -> list[Box | None]:
+    """Boxes that ignore the image: full (none: whole image downsampled), centre quarter, random."""
+    if kind == "full":
+        return [None] * len(shapes)
+    if kind == "center":
+        return [center_box(h, w) for h, w in shapes]
+    if kind == "random":
+        return [random_box(h, w, rng) for h, w in shapes]
+    raise ValueError(f"cim.boxes: '{kind}' is not a fixed box kind")

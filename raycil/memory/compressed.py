@@ -1,0 +1,96 @@
+"""Compressed exemplars (CIM Eq. 3): the memory holds only what Eq. 4 counts.
+
+A :class:`CompressedExemplar` keeps the box (four integers), the pixels inside it (full resolution,
+or ``eta'``-downsampled for Table 3 row 11) and the cells of the ``eta``-downsampled image that some
+pixel outside the box reads; cells the box fully covers are not stored. Its bytes are therefore
+``units * H * W * 3`` up to the cells cut by the box border and a few metadata integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from raycil.cim.compression import Box, cost, coverage, downsample, low_res_shape, upsample
+
+META_BYTES = 4 * 4 + 3 * 4 + 2 * 8  # box and image shape as int32, eta and eta_inner as float64
+
+
+def _outside_cells(shape_hw: tuple[int, int], box: Box | None, eta: float) -> np.ndarray:
+    """Boolean [lh, lw]: the low-res cells that nearest-neighbour upsampling reads for at least one
+    pixel outside the box (found with the same cv2 call that decodes, so decoding is exact)."""
+    h, w = shape_hw
+    lh, lw = low_res_shape(h, w, eta)
+    index = upsample(np.arange(lh * lw, dtype=np.int32).reshape(lh, lw), h, w)
+    outside = np.ones((h, w), bool)
+    if box is not None:
+        outside[box[0]:box[2], box[1]:box[3]] = False
+    needed = np.zeros(lh * lw, bool)
+    needed[index[outside]] = True
+    return needed.reshape(lh, lw)
+
+
+@dataclass
+class CompressedExemplar:
+    """An image compressed by Eq. 3, costing ``units`` = Eq. 4 memory units."""
+
+    box: Box | None
+    inner: np.ndarray  # pixels inside the box, at eta_inner resolution; empty without a box
+    cells: np.ndarray  # flat uint8: the low-res cells read outside the box, row-major
+    shape: tuple[int, ...]  # (H, W, C) of the original image
+    eta: float
+    eta_inner: float
+    units: float
+
+    @classmethod
+    def encode(cls, image: np.ndarray, box: Box | None, eta: float,
+               eta_inner: float = 1.0) -> CompressedExemplar:
+        h, w = image.shape[:2]
+        low = downsample(image, eta)
+        cells = np.ascontiguousarray(low[_outside_cells((h, w), box, eta)]).reshape(-1)
+        if box is None:
+            inner = np.empty(0, image.dtype)
+        else:
+            inner = np.ascontiguousarray(downsample(image[box[0]:box[2], box[1]:box[3]], eta_inner))
+        return cls(box, inner, cells, tuple(image.shape), eta, eta_inner,
+                   cost(box, h, w, eta, eta_inner))
+
+    def decode(self) -> np.ndarray:
+        """Exactly ``compress(image, box, eta, eta_inner)``."""
+        h, w = self.shape[:2]
+        lh, lw = low_res_shape(h, w, self.eta)
+        low = np.zeros((lh, lw, *self.shape[2:]), self.cells.dtype)
+        low[_outside_cells((h, w), self.box, self.eta)] = self.cells.reshape(-1, *self.shape[2:])
+        out = upsample(low, h, w)
+        if self.box is not None:
+            y0, x0, y1, x1 = self.box
+            out[y0:y1, x0:x1] = upsample(self.inner, y1 - y0, x1 - x0)
+        return out
+
+    @property
+    def coverage(self) -> float:
+        """H_B W_B / (H W): the share of the image kept at full resolution."""
+        return coverage(self.box, self.shape[0], self.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.inner.nbytes + self.cells.nbytes + META_BYTES)
+
+
+def compressed_encoder(boxes: Sequence[Box | None], eta: float,
+                       eta_inner: float = 1.0) -> Callable[[np.ndarray, int], CompressedExemplar]:
+    """The store's ``Encoder``: candidate ``index`` is compressed with ``boxes[index]`` (pixels of
+    that image)."""
+    def encode(image: np.ndarray, index: int) -> CompressedExemplar:
+        return CompressedExemplar.encode(image, boxes[index], eta, eta_inner)
+
+    return encode
+
+
+def min_cost(boxes: Sequence[Box | None], shapes_hw: Sequence[tuple[int, int]], eta: float,
+             eta_inner: float = 1.0) -> float:
+    """The cheapest Eq. 4 cost among the candidates (``add_class(min_units=...)``); 1.0 if none."""
+    return min((cost(b, h, w, eta, eta_inner) for b, (h, w) in zip(boxes, shapes_hw, strict=True)),
+               default=1.0)

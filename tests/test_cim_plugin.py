@@ -1,0 +1,186 @@
+"""The CIM plug-in inside the runtime: the bilevel step (Eq. 7-9) differentiable in φ and moving
+only φ, artifact augmentation touching only D_i, compressed exemplars filling the same budget
+with more images, phase-wise τ held out of training, and the Table 3 file's eleven rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import smoke_config
+
+from raycil.cim.augment import ArtifactAugmentation, compressed_share
+from raycil.cim.bilevel import MaskBatch, bilevel_objective, inner_step
+from raycil.cim.branch import MaskBranch
+from raycil.cim.plugin import CimPlugin
+from raycil.config import CimConfig
+from raycil.learner import Learner
+from raycil.memory.compressed import CompressedExemplar
+from raycil.methods import PhaseContext
+from raycil.models import IncrementalNet
+from raycil.models.backbones import SmallImageResNet
+from raycil.run import run_experiment
+from raycil.sweep_config import plan_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_net() -> tuple[IncrementalNet, MaskBranch]:
+    torch.manual_seed(0)
+    net = IncrementalNet(SmallImageResNet([1, 1], [4, 6])).double()
+    net.expand(3)
+    return net.eval(), MaskBranch(net.backbone).double()
+
+
+def tiny_batch() -> MaskBatch:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(6, 3, 8, 8, generator=g, dtype=torch.float64)
+    return MaskBatch(x[:4], torch.tensor([1, 2, 1, 2]), x[4:], torch.tensor([0, 0]), total=3)
+
+
+def test_outer_objective_gradient_matches_finite_differences_through_the_inner_step():
+    net, branch = tiny_net()
+    batch = tiny_batch()
+    cfg = CimConfig(boxes="cim", eta=4.0, mu=0.1, mu_prime=0.2)
+
+    def cil_loss(x, y):
+        return F.cross_entropy(net(x)["logits"], y)
+
+    def objective() -> torch.Tensor:
+        return bilevel_objective(net, branch, cil_loss, batch, cfg, beta1=0.5)[0]
+
+    phi = list(branch.parameters())
+    grads = torch.autograd.grad(objective(), phi)
+    checked = 0
+    for p, g in zip(phi, grads, strict=True):
+        for i in range(0, p.numel(), 3):
+            h = 1e-6
+            with torch.no_grad():
+                p.view(-1)[i] += h
+            up = float(objective().detach())
+            with torch.no_grad():
+                p.view(-1)[i] -= 2 * h
+            down = float(objective().detach())
+            with torch.no_grad():
+                p.view(-1)[i] += h
+            numeric = (up - down) / (2 * h)
+            assert abs(numeric - float(g.view(-1)[i])) <= 1e-5 + 1e-3 * abs(numeric)
+            checked += 1
+    assert checked > 10 and any(float(g.abs().sum()) > 0 for g in grads)
+
+
+def test_inner_step_keeps_theta_plus_a_function_of_phi():
+    net, branch = tiny_net()
+    batch = tiny_batch()
+    from raycil.cim.bilevel import soft_masks
+    from raycil.cim.compression import soft_compress
+    masks = soft_masks(net, branch, batch.x_new, batch.y_new)
+    x_tilde = soft_compress(batch.x_new, masks, 4.0)
+    theta = dict(net.named_parameters())
+    loss = F.cross_entropy(net(torch.cat([batch.x_mem, x_tilde]))["logits"], torch.cat([batch.y_mem, batch.y_new]))
+    plus = inner_step(loss, theta, beta1=0.1)
+    d = torch.autograd.grad(plus["head.weight"].sum(), list(branch.parameters()), allow_unused=True)
+    assert any(g is not None and float(g.abs().sum()) > 0 for g in d)
+
+
+def test_phi_update_moves_only_phi_and_keeps_batch_norm_statistics():
+    cfg = smoke_config(cim={"boxes": "cim"})
+    learner = Learner(cfg)
+    ctx = PhaseContext(1, 3, 0, 2)
+    learner.method.before_phase(learner, ctx)
+    plugin: CimPlugin = learner.cim
+    new = learner.data.train.of_classes(ctx.new_classes)
+    hooks = plugin.phase_hooks(learner, ctx, new, None)
+    learner.model.train()
+    theta = {k: v.detach().clone() for k, v in learner.model.state_dict().items()}
+    phi = [p.detach().clone() for p in plugin.branch.parameters()]
+    hooks.on_epoch_end(0, 1, lr_ratio=1.0)
+    after = learner.model.state_dict()
+    assert all(torch.equal(theta[k], after[k]) for k in theta)  # weights and BN buffers
+    moved = [not torch.equal(a, b) for a, b in zip(phi, plugin.branch.parameters(), strict=True)]
+    assert any(moved)
+
+
+def test_artifact_augmentation_compresses_a_growing_share_of_new_data_only():
+    cfg = CimConfig(artifact_aug=True)
+    assert [compressed_share(e, 170, cfg) for e in (0, 39, 40, 80, 169)] == pytest.approx([0, 0, 0.1, 0.2, 0.4])
+    assert [compressed_share(e, 20, cfg) for e in (0, 4, 5, 19)] == pytest.approx([0, 0, 0.1, 0.3])
+    learner = Learner(smoke_config(cim={"artifact_aug": True}))
+    learner.model.expand(2)
+    new = learner.data.train.of_classes([0, 1])
+    ex = learner.data.train.of_classes([2])
+    images = np.concatenate([new.images, ex.images])
+    source = learner.batches(images, np.concatenate([new.labels, ex.labels]), train=True)
+    aug = ArtifactAugmentation(learner.cfg.cim, new.images, new.labels, np.random.default_rng(0))
+    aug.on_epoch_start(learner, source, epoch=15, epochs=20)       # share 0.3
+    changed = [i for i in range(len(images)) if not np.array_equal(source.image(i), images[i])]
+    assert len(source.overrides) == round(0.3 * len(new)) and set(changed) <= set(source.overrides)
+    assert all(i < len(new) for i in source.overrides)
+    aug.on_epoch_start(learner, source, epoch=0, epochs=20)
+    assert not source.overrides and torch.equal(source.images, source.original)
+
+
+def test_compressed_memory_holds_more_exemplars_within_the_same_budget():
+    plain = run_experiment(smoke_config(), None, verbose=False)["phases"]
+    boxed = run_experiment(smoke_config(cim={"boxes": "center", "artifact_aug": True}), None,
+                           verbose=False)["phases"]
+    for p, b in zip(plain, boxed, strict=True):
+        assert b["memory_units"] <= 24 + 1e-6
+        assert b["exemplars"] > p["exemplars"]
+        assert b["box_coverage"] == pytest.approx(0.25)
+        assert b["units_per_exemplar"] == pytest.approx(0.25 + 0.75 / 4)
+
+
+def test_cim_boxes_come_from_the_learned_branch_and_are_scored_against_true_boxes():
+    cfg = smoke_config(cim={"boxes": "cim", "artifact_aug": True},
+                       protocol={"num_phases": 2}, dataset={"num_classes": 4})
+    result = run_experiment(cfg, None, verbose=False)["phases"]
+    for phase in result:
+        assert 0 <= phase["cim_iou"] <= 1 and 0 <= phase["cam_iou"] <= 1
+        assert 0 < phase["true_box_coverage"] < 1 and phase["memory_units"] <= 24 + 1e-6
+
+
+def test_phase_wise_tau_holds_out_a_tenth_of_new_data_and_picks_from_the_grid():
+    cfg = smoke_config(cim={"boxes": "cam", "phase_wise_tau": True, "tau_grid": [0.5, 0.7]})
+    learner = Learner(cfg)
+    ctx = PhaseContext(1, 3, 0, 2)
+    new = learner.data.train.of_classes(ctx.new_classes)
+    kept = learner.cim.training_data(ctx, new)
+    assert len(kept) + len(learner.cim.holdout) == len(new) and len(learner.cim.holdout) == 4
+    learner.method.before_phase(learner, ctx)
+    assert learner.cim.pick_tau(learner, ctx) in (0.5, 0.7)
+
+
+def test_stored_exemplars_are_compressed_and_decode_to_images():
+    learner_cfg = smoke_config(cim={"boxes": "full"})
+    from raycil.memory.service import MemoryService
+    learner, memory = Learner(learner_cfg), MemoryService(learner_cfg)
+    ctx = PhaseContext(1, 3, 0, 2)
+    learner.train_phase(ctx, memory.exemplars())
+    memory.update(ctx, learner.exemplar_candidates(ctx, True))
+    stored = [e for items in memory.memory.classes.values() for e in items]
+    assert stored and all(isinstance(e, CompressedExemplar) and e.units == 0.25 for e in stored)
+    images, labels = memory.exemplars()
+    # a share of 12 units per class holds 48 whole-image-downsampled exemplars: all 20 candidates
+    assert images.shape[1:] == (32, 32, 3) and len(labels) == len(stored) == 40
+    assert memory.memory.units_used == pytest.approx(40 * 0.25)
+
+
+def test_table3_file_expands_the_eleven_rows_in_order():
+    plan = plan_sweep(ROOT / "ablations/cim_table3.yaml", "local")
+    rows = list(dict.fromkeys(t.variant for t in plan.trials))
+    assert rows == ["1-Baseline", "2-ArtifactAug", "3-FullComp", "4-RandomActi", "5-CenterActi", "6-ClassActi",
+                    "7-PhaseWiseTau", "8-JointTrain", "9-BOP", "10-LastBlockOnly", "11-FgCompressed"]
+    assert len(plan.trials) == 11 * 3
+    cims = {t.variant: plan.experiment_config(t).cim for t in plan.trials if t.seed == 0}
+    assert {v: c.boxes for v, c in cims.items()} == {
+        "1-Baseline": "none", "2-ArtifactAug": "none", "3-FullComp": "full", "4-RandomActi": "random",
+        "5-CenterActi": "center", "6-ClassActi": "cam", "7-PhaseWiseTau": "cam", "8-JointTrain": "cim",
+        "9-BOP": "cim", "10-LastBlockOnly": "cim", "11-FgCompressed": "cim"}
+    assert not cims["1-Baseline"].artifact_aug and all(c.artifact_aug for v, c in cims.items() if v != "1-Baseline")
+    assert cims["7-PhaseWiseTau"].phase_wise_tau and cims["8-JointTrain"].mask_learning == "joint"
+    assert cims["10-LastBlockOnly"].last_block_only and cims["11-FgCompressed"].eta_inner == 2.0
+    assert {plan.experiment_config(t).method.name for t in plan.trials} == {"foster"}
