@@ -125,8 +125,7 @@ class Learner:
                 images, labels = concat_images(images, ex_images), np.concatenate([labels, ex_labels])
         epochs, lr = (t.epochs_first, t.lr_first) if ctx.is_first else (t.epochs, t.lr)
         self.method.before_training(self, ctx, images, labels)
-        memory = self.batches(ex_images, ex_labels, train=True) if len(ex_labels) else None
-        hooks = self.cim.phase_hooks(self, ctx, new, memory) if self.cim is not None else None
+        hooks = self.cim.phase_hooks(self, ctx, new, exemplars) if self.cim is not None else None
         self.fit(self.batches(images, labels, train=True), epochs, lr,
                  lambda x, y: self.method.loss(self, x, y, ctx), self.method.optim_params(self.model),
                  replay=replay, desc=f"phase {ctx.phase}/{ctx.num_phases}", hooks=hooks)

@@ -49,7 +49,11 @@ class PhaseOptunaSearch(OptunaSearch):
 
 
 class PhaseProgress(tune.Callback):
-    """Live progress: one line per phase of every trial (phase k/N and its accuracy)."""
+    """Live progress: one line per phase of every trial (phase k/N and its accuracy); ``total`` is
+    the sweep's trial count (Tune's list holds only the trials created so far)."""
+
+    def __init__(self, total: int):
+        self.total = total
 
     def on_trial_result(self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any],
                         **info: Any) -> None:
@@ -57,7 +61,7 @@ class PhaseProgress(tune.Callback):
         print(f"[{trial.trial_id}] {trial_label(trial.config)}: "
               f"phase {result['phase']}/{result['phases_total']}  top1 {result['top1']:.2f}"
               f"  avg inc {result['avg_inc_acc']:.2f}"
-              f"  ({done}/{len(trials)} trials done)", flush=True)
+              f"  ({done}/{max(self.total, len(trials))} trials done)", flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         last = trial.last_result or {}
@@ -139,7 +143,7 @@ def make_tuner(plan: SweepPlan, resume: bool = False) -> tune.Tuner:
             name=s.name, storage_path=str(plan.exp_dir.parent),
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[PhaseProgress()], verbose=0),
+            callbacks=[PhaseProgress(num_samples)], verbose=0),
     )
 
 

@@ -13,12 +13,14 @@ import torch.nn.functional as F
 from conftest import smoke_config
 
 from raycil.cim.augment import ArtifactAugmentation, compressed_share
-from raycil.cim.bilevel import MaskBatch, bilevel_objective, inner_step
+from raycil.cim.bilevel import MaskBatch, bilevel_objective, inner_step, soft_masks
 from raycil.cim.branch import MaskBranch
+from raycil.cim.compression import soft_compress
 from raycil.cim.plugin import CimPlugin
 from raycil.config import CimConfig
 from raycil.learner import Learner
 from raycil.memory.compressed import CompressedExemplar
+from raycil.memory.service import MemoryService
 from raycil.methods import PhaseContext
 from raycil.models import IncrementalNet
 from raycil.models.backbones import SmallImageResNet
@@ -26,6 +28,7 @@ from raycil.run import run_experiment
 from raycil.sweep_config import plan_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
+NO_EXEMPLARS = (np.zeros((0, 32, 32, 3), np.uint8), np.zeros(0, np.int64))
 
 
 def tiny_net() -> tuple[IncrementalNet, MaskBranch]:
@@ -75,12 +78,11 @@ def test_outer_objective_gradient_matches_finite_differences_through_the_inner_s
 def test_inner_step_keeps_theta_plus_a_function_of_phi():
     net, branch = tiny_net()
     batch = tiny_batch()
-    from raycil.cim.bilevel import soft_masks
-    from raycil.cim.compression import soft_compress
     masks = soft_masks(net, branch, batch.x_new, batch.y_new)
     x_tilde = soft_compress(batch.x_new, masks, 4.0)
     theta = dict(net.named_parameters())
-    loss = F.cross_entropy(net(torch.cat([batch.x_mem, x_tilde]))["logits"], torch.cat([batch.y_mem, batch.y_new]))
+    x, y = batch.joined(x_tilde)
+    loss = F.cross_entropy(net(x)["logits"], y)
     plus = inner_step(loss, theta, beta1=0.1)
     d = torch.autograd.grad(plus["head.weight"].sum(), list(branch.parameters()), allow_unused=True)
     assert any(g is not None and float(g.abs().sum()) > 0 for g in d)
@@ -93,7 +95,7 @@ def test_phi_update_moves_only_phi_and_keeps_batch_norm_statistics():
     learner.method.before_phase(learner, ctx)
     plugin: CimPlugin = learner.cim
     new = learner.data.train.of_classes(ctx.new_classes)
-    hooks = plugin.phase_hooks(learner, ctx, new, None)
+    hooks = plugin.phase_hooks(learner, ctx, new, NO_EXEMPLARS)
     learner.model.train()
     theta = {k: v.detach().clone() for k, v in learner.model.state_dict().items()}
     phi = [p.detach().clone() for p in plugin.branch.parameters()]
@@ -104,9 +106,24 @@ def test_phi_update_moves_only_phi_and_keeps_batch_norm_statistics():
     assert any(moved)
 
 
+def test_learning_phi_leaves_the_cil_model_exactly_as_without_it():
+    """Rows 6 (CAM boxes) and 9 (BOP) train θ identically in phase 1: the φ steps draw their own
+    batches and restore everything of θ (common random numbers across the Table 3 rows)."""
+    models = []
+    for boxes in ("cam", "cim"):
+        cfg = smoke_config(cim={"boxes": boxes, "artifact_aug": True}, train={"epochs_first": 3})
+        learner = Learner(cfg)
+        learner.train_phase(PhaseContext(1, 3, 0, 2), NO_EXEMPLARS)
+        models.append(learner.model.state_dict())
+        if boxes == "cim":
+            assert learner.cim.branch is not None
+    assert all(torch.equal(models[0][k], models[1][k]) for k in models[0])
+
+
 def test_artifact_augmentation_compresses_a_growing_share_of_new_data_only():
     cfg = CimConfig(artifact_aug=True)
-    assert [compressed_share(e, 170, cfg) for e in (0, 39, 40, 80, 169)] == pytest.approx([0, 0, 0.1, 0.2, 0.4])
+    paper = [compressed_share(e, 170, cfg) for e in (0, 39, 40, 80, 169)]
+    assert paper == pytest.approx([0, 0, 0.1, 0.2, 0.4])
     assert [compressed_share(e, 20, cfg) for e in (0, 4, 5, 19)] == pytest.approx([0, 0, 0.1, 0.3])
     learner = Learner(smoke_config(cim={"artifact_aug": True}))
     learner.model.expand(2)
@@ -156,7 +173,6 @@ def test_phase_wise_tau_holds_out_a_tenth_of_new_data_and_picks_from_the_grid():
 
 def test_stored_exemplars_are_compressed_and_decode_to_images():
     learner_cfg = smoke_config(cim={"boxes": "full"})
-    from raycil.memory.service import MemoryService
     learner, memory = Learner(learner_cfg), MemoryService(learner_cfg)
     ctx = PhaseContext(1, 3, 0, 2)
     learner.train_phase(ctx, memory.exemplars())
@@ -172,15 +188,28 @@ def test_stored_exemplars_are_compressed_and_decode_to_images():
 def test_table3_file_expands_the_eleven_rows_in_order():
     plan = plan_sweep(ROOT / "ablations/cim_table3.yaml", "local")
     rows = list(dict.fromkeys(t.variant for t in plan.trials))
-    assert rows == ["1-Baseline", "2-ArtifactAug", "3-FullComp", "4-RandomActi", "5-CenterActi", "6-ClassActi",
-                    "7-PhaseWiseTau", "8-JointTrain", "9-BOP", "10-LastBlockOnly", "11-FgCompressed"]
+    assert rows == ["1-Baseline", "2-ArtifactAug", "3-FullComp", "4-RandomActi", "5-CenterActi",
+                    "6-ClassActi", "7-PhaseWiseTau", "8-JointTrain", "9-BOP", "10-LastBlockOnly",
+                    "11-FgCompressed"]
     assert len(plan.trials) == 11 * 3
     cims = {t.variant: plan.experiment_config(t).cim for t in plan.trials if t.seed == 0}
     assert {v: c.boxes for v, c in cims.items()} == {
         "1-Baseline": "none", "2-ArtifactAug": "none", "3-FullComp": "full", "4-RandomActi": "random",
         "5-CenterActi": "center", "6-ClassActi": "cam", "7-PhaseWiseTau": "cam", "8-JointTrain": "cim",
         "9-BOP": "cim", "10-LastBlockOnly": "cim", "11-FgCompressed": "cim"}
-    assert not cims["1-Baseline"].artifact_aug and all(c.artifact_aug for v, c in cims.items() if v != "1-Baseline")
+    assert not cims["1-Baseline"].artifact_aug
+    assert all(c.artifact_aug for v, c in cims.items() if v != "1-Baseline")
     assert cims["7-PhaseWiseTau"].phase_wise_tau and cims["8-JointTrain"].mask_learning == "joint"
     assert cims["10-LastBlockOnly"].last_block_only and cims["11-FgCompressed"].eta_inner == 2.0
-    assert {plan.experiment_config(t).method.name for t in plan.trials} == {"foster"}
+    assert {plan.experiment_config(t).method.name for t in plan.trials} == {"icarl"}
+    paper = plan_sweep(ROOT / "ablations/cim_table3.yaml", "smoke", {"method.name": "foster"})
+    assert {paper.experiment_config(t).method.name for t in paper.trials} == {"foster"}
+
+
+@pytest.mark.parametrize("method", ["foster", "der", "lucir"])
+def test_cim_plugs_into_the_strong_baselines_through_the_memory(method):
+    cfg = smoke_config(method={"name": method}, cim={"boxes": "cim", "artifact_aug": True},
+                       protocol={"num_phases": 2}, dataset={"num_classes": 4})
+    phases = run_experiment(cfg, None, verbose=False)["phases"]
+    assert len(phases) == 2 and all(p["units_per_exemplar"] < 1 for p in phases)
+    assert all(p["memory_units"] <= 24 + 1e-6 and p["exemplars"] > 24 for p in phases)

@@ -62,14 +62,21 @@ class PhaseHooks:
     """The training-loop hooks of one phase: artifact augmentation and φ's updates."""
 
     def __init__(self, plugin: CimPlugin, learner: Learner, ctx: PhaseContext, new: ImageSet,
-                 exemplars: BatchSource | None):
-        self.plugin, self.learner, self.ctx, self.exemplars = plugin, learner, ctx, exemplars
+                 exemplars: tuple[Any, np.ndarray]):
+        self.plugin, self.learner, self.ctx = plugin, learner, ctx
         c = plugin.cfg.cim
         rng = np.random.default_rng([plugin.cfg.seed, ctx.phase, 17])
         self.artifacts = None
         if c.artifact_aug:
             self.artifacts = ArtifactAugmentation(c, decoded(new.images), new.labels, rng)
-        self.new = learner.batches(new.images, new.labels, train=True)
+        # φ's batches come from their own generator: the CIL model's batches stay those of a run
+        # without the plug-in (common random numbers across the Table 3 rows)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        self.new = BatchSource(new.images, new.labels, learner.device, True, generator)
+        ex_images, ex_labels = exemplars
+        self.exemplars = None
+        if len(ex_labels):
+            self.exemplars = BatchSource(ex_images, ex_labels, learner.device, True, generator)
 
     def cil_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.learner.method.loss(self.learner, x, y, self.ctx)
@@ -133,7 +140,7 @@ class CimPlugin:
         return new.subset(np.flatnonzero(~held))
 
     def phase_hooks(self, learner: Learner, ctx: PhaseContext, new: ImageSet,
-                    exemplars: BatchSource | None) -> PhaseHooks:
+                    exemplars: tuple[Any, np.ndarray]) -> PhaseHooks:
         if self.cfg.cim.learns_masks and self.branch is None:
             template = next(m for m in learner.model.modules() if isinstance(m, Backbone))
             self.branch = MaskBranch(template, self.cfg.cim.last_block_only).to(learner.device)
