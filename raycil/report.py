@@ -153,6 +153,29 @@ def summarize(exp: Experiment) -> pd.DataFrame:
     return pd.DataFrame(out, columns=[*exp.groups, *columns, "n_seeds"])
 
 
+def paired_differences(exp: Experiment) -> pd.DataFrame:
+    """For an ablation (variants, no search space): every variant's objective minus the first
+    variant's, paired by seed (a seed fixes data, class order and initialisation, so pairing
+    removes the seed-to-seed spread): mean ± 95% t-interval of the differences and the paired
+    t-test p-value (scipy), one row per variant after the first."""
+    metric = exp.sweep.objective.metric
+    done = exp.final[exp.final["complete"]]
+    names = list(dict.fromkeys(done["variant"]))
+    if exp.params or len(names) < 2 or metric not in done:
+        return pd.DataFrame(columns=["variant", "delta_mean", "delta_ci95", "n_pairs", "p_value"])
+    by_seed = done.pivot_table(index="seed", columns="variant", values=metric)
+    rows = []
+    for name in names[1:]:
+        pairs = by_seed[[names[0], name]].dropna()
+        diff = pairs[name] - pairs[names[0]]
+        mean, half, n = mean_ci(diff)
+        p = math.nan
+        if n >= 2 and diff.std() > 0:
+            p = float(stats.ttest_rel(pairs[name], pairs[names[0]]).pvalue)
+        rows.append({"variant": name, "delta_mean": mean, "delta_ci95": half, "n_pairs": n, "p_value": p})
+    return pd.DataFrame(rows)
+
+
 def _cell(mean: float, half: float) -> str:
     if math.isnan(mean):
         return "-"
@@ -204,6 +227,16 @@ def summary_markdown(exp: Experiment, summary: pd.DataFrame) -> str:
         table = table.reindex(index=rows.unique(), columns=cols.unique()).fillna("-")
         table.index.name = row_key
         lines += ["", f"## {title}", "", _markdown(table)]
+    paired = paired_differences(exp)
+    if not paired.empty:
+        first = summary["variant"].iloc[0]
+        deltas = [f"{_cell(m, h)} [{n}]" for m, h, n in
+                  zip(paired["delta_mean"], paired["delta_ci95"], paired["n_pairs"], strict=True)]
+        pvalues = [_fmt(p) for p in paired["p_value"]]
+        table = pd.DataFrame({f"Δ {s.objective.metric} vs {first}": deltas, "paired t-test p": pvalues},
+                             index=paired["variant"])
+        table.index.name = "variant"
+        lines += ["", f"## difference to {first}, paired by seed", "", _markdown(table)]
     return "\n".join(lines)
 
 

@@ -152,3 +152,24 @@ def test_report_cli_rebuilds_outputs_from_a_directory(tmp_path, capsys):
         assert (exp / name).is_file()
     assert len(pd.read_csv(exp / "trials.csv")) == 8
     assert report.main([str(tmp_path)]) == 2
+
+
+def test_paired_differences_to_the_first_variant_match_scipy(tmp_path):
+    results = []
+    base = {0: 50.0, 1: 58.0, 2: 61.0}
+    gain = {0: 4.0, 1: 2.5, 2: 3.0}
+    for v in ("base", "plus"):
+        for seed in (0, 1, 2):
+            acc = base[seed] + (gain[seed] if v == "plus" else 0.0)
+            results += results_of(f"{v}-{seed}", {"variant": v, "seed": seed, "train.lr": 0.1}, [acc], 1)
+    sweep = SweepConfig.model_validate({"name": "abl", "variants": {"base": {}, "plus": {}},
+                                        "seeds": [0, 1, 2]})
+    exp = report.experiment_from_results(tmp_path, sweep, results, {})
+    paired = report.paired_differences(exp).set_index("variant")
+    diffs = list(gain.values())
+    low, high = stats.t.interval(0.95, 2, loc=np.mean(diffs), scale=stats.sem(diffs))
+    assert paired.loc["plus", "delta_mean"] == pytest.approx(np.mean(diffs))
+    assert paired.loc["plus", "delta_ci95"] == pytest.approx((high - low) / 2)
+    plus = [base[s] + gain[s] for s in (0, 1, 2)]
+    assert paired.loc["plus", "p_value"] == pytest.approx(stats.ttest_rel(plus, list(base.values())).pvalue)
+    assert "## difference to base, paired by seed" in report.summary_markdown(exp, report.summarize(exp))
