@@ -41,6 +41,7 @@ from raycil.config import (
     ExperimentConfig,
     MethodConfig,
     _model_at,
+    _nearest,
     _Strict,
     apply_overrides,
     build_config,
@@ -385,6 +386,20 @@ def _check_plugins(sweep: SweepConfig, base: dict[str, Any]) -> None:
                                   "implement yet (a DESIGN.md plug-in)")
 
 
+def _check_keys(sweep: SweepConfig) -> None:
+    """Every swept or variant key names an experiment field: else one line saying where it is."""
+    items = [(f"search_space.{key}", key) for key in sweep.search_space]
+    items += [(f"variants.{name}.{key}", key)
+              for name, overrides in sweep.variants.items() for key in overrides]
+    for label, key in items:
+        *path, last = key.split(".")
+        parent = _model_at(tuple(path))
+        if parent is None or last not in parent.model_fields:
+            allowed = list(parent.model_fields) if parent is not None else []
+            hint = _nearest(last, allowed) if allowed else " (not inside an experiment section)"
+            raise ConfigError(f"{label}: unknown key{hint}")
+
+
 def _validate(label: str, build: Callable[[], ExperimentConfig]) -> ExperimentConfig:
     """Build one config; a failure is one line led by ``label`` (what was being built)."""
     try:
@@ -427,6 +442,7 @@ def plan_sweep(path: str | Path, profile: str | None = None,
     plan = SweepPlan(sweep, base, [], str(source), 0)
 
     _check_plugins(sweep, base)
+    _check_keys(sweep)
     seed = sweep.seeds[0]
     defaults = {k: spec.probe_values()[0] for k, spec in sweep.search_space.items()}
 
