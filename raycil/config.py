@@ -43,6 +43,11 @@ class DatasetConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_root(self) -> DatasetConfig:
+        from raycil.data.synthetic import MAX_CLASSES  # local import: keeps config importable alone
+
+        if self.name == "synthetic" and self.num_classes > MAX_CLASSES:
+            raise ValueError(f"dataset.num_classes: {self.num_classes} exceeds the {MAX_CLASSES} classes "
+                             "the synthetic dataset can draw (shape x colour x texture)")
         if self.name in FILE_DATASETS:
             if not self.root:
                 raise ValueError(f"dataset.root is required for dataset '{self.name}' (a local directory)")
@@ -285,7 +290,8 @@ def format_validation_error(err: ValidationError, root: type[BaseModel] = Experi
         return f"{field}: {e['input']!r} is not allowed; {e['msg'].lower()}"
     if kind == "value_error":
         msg = str(e.get("ctx", {}).get("error", e["msg"]))
-        return f"{field + ': ' if field else ''}{msg}"
+        named = not field or msg.startswith((f"{field}.", f"{field}:"))  # the message names its field
+        return msg if named else f"{field}: {msg}"
     return f"{field}: {e['msg'].lower()} (got {e['input']!r})"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from raycil.config import ConfigError, ExperimentConfig, load_config
 from raycil.data.registry import load_dataset
@@ -96,7 +97,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="dotted override, e.g. --set train.epochs=3 (repeatable)")
     parser.add_argument("--profile", help="a named profile of the YAML's profiles: section")
     parser.add_argument("--out", help="output directory (default: runs/<name>)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's, one per core); 1 is the actors' "
+                             "setting and gives their metrics on CPU")
     args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        print("raycil.run: error: --threads: must be >= 1", file=sys.stderr)
+        return 2
     try:
         cfg = load_config(args.config, args.profile, args.overrides)
         load_dataset(cfg.dataset)  # a bad data root fails here, before anything is written
@@ -104,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"raycil.run: error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("runs") / cfg.name
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     run_experiment(cfg, out)
     print(f"wrote {out / 'result.json'} and {out / 'phases.csv'}")
     return 0
