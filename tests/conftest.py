@@ -8,6 +8,9 @@ import pytest
 import torch
 
 from raycil.config import ExperimentConfig, build_config
+from raycil.learner import Learner
+from raycil.memory.service import MemoryService
+from raycil.methods import PhaseContext
 
 torch.set_num_threads(1)  # small models: one thread each avoids oversubscribing a 2-core machine
 
@@ -37,3 +40,12 @@ def smoke_config(**sections: dict[str, Any]) -> ExperimentConfig:
 @pytest.fixture
 def smoke() -> ExperimentConfig:
     return smoke_config()
+
+
+def first_phase(cfg: ExperimentConfig) -> tuple[Learner, MemoryService, PhaseContext]:
+    """A learner trained on a first phase of 2 classes and the memory updated after it."""
+    learner, memory = Learner(cfg), MemoryService(cfg)
+    ctx = PhaseContext(1, 3, 0, 2)
+    learner.train_phase(ctx, memory.exemplars())
+    memory.update(ctx, learner.exemplar_candidates(ctx, True))
+    return learner, memory, ctx

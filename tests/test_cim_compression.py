@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from memory_helpers import fill_phases
 
 from raycil.cim.compression import (
     box_iou,
@@ -216,19 +217,15 @@ def test_compressed_exemplar_bytes_on_uniform_cells():
 
 # ------------------------------------------------------------------ memory budget
 def fill(memory, phases, per_class, boxes, eta, rng, compressed):
-    seen = 0
-    for size in phases:
-        seen += size
-        memory.shrink(seen)
-        share = memory.budget.per_class(seen)
-        for c in range(seen - size, seen):
-            images = np.stack([image(rng, 32, 32) for _ in range(per_class)])
-            if compressed:
-                memory.add_class(c, images, None, share, rng, encode=compressed_encoder(boxes[c], eta),
-                                 min_units=min_cost(boxes[c], [(32, 32)] * per_class, eta))
-            else:
-                memory.add_class(c, images, None, share, rng)
-        yield seen
+    """Random 32x32 images, stored plain or compressed with their boxes (``boxes[c][i]``)."""
+    def add(c, share):
+        images = np.stack([image(rng, 32, 32) for _ in range(per_class)])
+        if compressed:
+            memory.add_class(c, images, None, share, rng, encode=compressed_encoder(boxes[c], eta),
+                             min_units=min_cost(boxes[c], [(32, 32)] * per_class, eta))
+        else:
+            memory.add_class(c, images, None, share, rng)
+    return fill_phases(memory, phases, add)
 
 
 def test_compressed_memory_stays_within_budget_and_holds_more():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import smoke_config
+from conftest import first_phase, smoke_config
 
 from raycil.cim.augment import ArtifactAugmentation, compressed_share
 from raycil.cim.bilevel import MaskBatch, bilevel_objective, inner_step, soft_masks
@@ -20,7 +20,6 @@ from raycil.cim.plugin import CimPlugin
 from raycil.config import CimConfig
 from raycil.learner import Learner
 from raycil.memory.compressed import CompressedExemplar
-from raycil.memory.service import MemoryService
 from raycil.methods import PhaseContext
 from raycil.models import IncrementalNet
 from raycil.models.backbones import SmallImageResNet
@@ -172,11 +171,7 @@ def test_phase_wise_tau_holds_out_a_tenth_of_new_data_and_picks_from_the_grid():
 
 
 def test_stored_exemplars_are_compressed_and_decode_to_images():
-    learner_cfg = smoke_config(cim={"boxes": "full"})
-    learner, memory = Learner(learner_cfg), MemoryService(learner_cfg)
-    ctx = PhaseContext(1, 3, 0, 2)
-    learner.train_phase(ctx, memory.exemplars())
-    memory.update(ctx, learner.exemplar_candidates(ctx, True))
+    _, memory, _ = first_phase(smoke_config(cim={"boxes": "full"}))
     stored = [e for items in memory.memory.classes.values() for e in items]
     assert stored and all(isinstance(e, CompressedExemplar) and e.units == 0.25 for e in stored)
     images, labels = memory.exemplars()

@@ -1,21 +1,21 @@
+from collections.abc import Iterator
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from memory_helpers import fill_phases
 
 from raycil.memory.budget import EPS, Budget
 from raycil.memory.store import ExemplarMemory, PlainExemplar
 
 
-def fill(memory: ExemplarMemory, phases: list[int], per_class: int, rng: np.random.Generator) -> None:
-    seen = 0
-    for size in phases:
-        seen += size
-        memory.shrink(seen)
-        share = memory.budget.per_class(seen)
-        for c in range(seen - size, seen):
-            images = np.full((per_class, 2, 2, 3), c, np.uint8)
-            memory.add_class(c, images, rng.normal(size=(per_class, 5)), share, rng)
-        yield seen
+def fill(memory: ExemplarMemory, phases: list[int], per_class: int,
+         rng: np.random.Generator) -> Iterator[int]:
+    """Plain exemplars: class c's images are all c, with random features for herding."""
+    def add(c: int, share: float) -> None:
+        images = np.full((per_class, 2, 2, 3), c, np.uint8)
+        memory.add_class(c, images, rng.normal(size=(per_class, 5)), share, rng)
+    return fill_phases(memory, phases, add)
 
 
 @settings(max_examples=60, deadline=None)

@@ -8,11 +8,10 @@ import torch
 
 from raycil.learner import Learner
 from raycil.memory.service import MemoryService
-from raycil.methods import PhaseContext
 from raycil.models import GrowingLinear
 from raycil.phases import phase_contexts
 from raycil.run import main, run_experiment
-from tests.conftest import smoke_config
+from tests.conftest import first_phase, smoke_config
 
 
 def test_three_phase_run_writes_results_and_reports_every_metric(tmp_path):
@@ -78,11 +77,7 @@ def test_classifier_grows_keeping_old_rows():
 
 
 def test_nme_predicts_the_nearest_exemplar_mean():
-    cfg = smoke_config(method={"name": "icarl"})
-    learner, memory = Learner(cfg), MemoryService(cfg)
-    ctx = PhaseContext(1, 3, 0, 2)
-    learner.train_phase(ctx, memory.exemplars())
-    memory.update(ctx, learner.exemplar_candidates(ctx, True))
+    learner, memory, ctx = first_phase(smoke_config(method={"name": "icarl"}))
     learner.after_phase(ctx, memory.exemplars())
     x = torch.randn(6, 3, 32, 32)
     scores = learner.method.predict(learner, x, ctx)["nme"]
