@@ -181,7 +181,7 @@ class Resources(_Strict):
     def _check_split(self) -> Resources:
         if self.learner_cpu <= 0:
             raise ValueError(f"resources.cpu ({self.cpu}) must exceed memory_cpu + driver_cpu "
-                             f"({self.memory_cpu + self.driver_cpu}): the LearnerActor needs a share")
+                             f"({self.memory_cpu + self.driver_cpu:g}): the LearnerActor needs a share")
         if self.gpu > 1 and self.gpu != int(self.gpu):
             raise ValueError(f"resources.gpu: {self.gpu} is allowed below 1 or as a whole number")
         return self

@@ -87,7 +87,7 @@ BAD = [
     ({"search_space": {"train.lr": {"uniform": [0.1, 0.2]}}, "seeds": [0, 1], "search": {"kind": "optuna"}},
      "use one seed"),
     ({"scheduler": {"kind": "asha", "grace_period": 3}}, "scheduler.grace_period: 3 phases exceeds"),
-    ({"resources": {"cpu": 0.1}}, "resources: resources.cpu (0.1) must exceed"),
+    ({"resources": {"cpu": 0.1}}, "resources.cpu (0.1) must exceed memory_cpu + driver_cpu (0.15):"),
     ({"objective": {"metric": "accuracy"}}, "objective.metric: 'accuracy' is not allowed"),
     ({"seeds": [1, 1]}, "seeds must be distinct"),
     ({"search_space": {"seed": [1, 2]}}, "search_space.seed: not sweepable"),
