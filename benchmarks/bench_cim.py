@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ def row_config(plan: SweepPlan, variant: str) -> ExperimentConfig:
     return plan.experiment_config(next(t for t in plan.trials if t.variant == variant and t.seed == 0))
 
 
-def per_second(fn, n: int, repeats: int) -> float:  # type: ignore[no-untyped-def]
+def per_second(fn: Callable[[], object], n: int, repeats: int) -> float:
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()

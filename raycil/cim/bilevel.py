@@ -98,30 +98,41 @@ def phi_cross_entropy(model: nn.Module, branch: MaskBranch, batch: MaskBatch) ->
     return F.cross_entropy(logits[:, : batch.total], y)
 
 
-def bilevel_objective(model: nn.Module, branch: MaskBranch, cil_loss: LossFn, batch: MaskBatch,
-                      cfg: CimConfig, beta1: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 9's objective of φ, with θ⁺ from the inner step of Eq. 7 on Ẽ ∪ D̃(φ)."""
+Objective = tuple[torch.Tensor, dict[str, float]]
+
+
+def mask_objective(model: nn.Module, branch: MaskBranch, batch: MaskBatch, cfg: CimConfig,
+                   validation: Callable[[torch.Tensor], torch.Tensor]) -> Objective:
+    """φ's objective: ``validation(x̃(φ))`` (the first term) + μ R(φ) + μ′ CE(Ẽ ∪ D_i; θ, φ),
+    with x̃(φ) the new images compressed by the φ branch's soft masks (Eq. S1)."""
     masks = soft_masks(model, branch, batch.x_new, batch.y_new)
-    x_tilde = soft_compress(batch.x_new, masks, cfg.eta)
-    theta = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    theta_plus = inner_step(cil_loss(*batch.joined(x_tilde)), theta, beta1)
-    logits_plus = call_with(model, theta_plus, lambda x: model(x)["logits"], batch.x_new)
-    val = F.cross_entropy(logits_plus[:, : batch.total], batch.y_new)
+    val = validation(soft_compress(batch.x_new, masks, cfg.eta))
     reg, ce_phi = masks.pow(2).mean(), phi_cross_entropy(model, branch, batch)
     parts = {"val": float(val.detach()), "reg": float(reg.detach()), "ce_phi": float(ce_phi.detach())}
     return val + cfg.mu * reg + cfg.mu_prime * ce_phi, parts
+
+
+def bilevel_objective(model: nn.Module, branch: MaskBranch, cil_loss: LossFn, batch: MaskBatch,
+                      cfg: CimConfig, beta1: float) -> Objective:
+    """Eq. 9: the first term is CE(D_i; θ⁺), θ⁺ from the inner step of Eq. 7 on Ẽ ∪ D̃(φ)."""
+    theta = {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+    def validation(x_tilde: torch.Tensor) -> torch.Tensor:
+        theta_plus = inner_step(cil_loss(*batch.joined(x_tilde)), theta, beta1)
+        logits_plus = call_with(model, theta_plus, lambda x: model(x)["logits"], batch.x_new)
+        return F.cross_entropy(logits_plus[:, : batch.total], batch.y_new)
+
+    return mask_objective(model, branch, batch, cfg, validation)
 
 
 def joint_objective(model: nn.Module, branch: MaskBranch, batch: MaskBatch,
-                    cfg: CimConfig) -> tuple[torch.Tensor, dict[str, float]]:
+                    cfg: CimConfig) -> Objective:
     """Table 3 row 8 ("Joint Train"): φ learns on each batch from the CIL model as it is, with
-    no inner step: CE(D̃(φ); θ) + μ R(φ) + μ′ CE(Ẽ ∪ D_i; θ, φ)."""
-    masks = soft_masks(model, branch, batch.x_new, batch.y_new)
-    x_tilde = soft_compress(batch.x_new, masks, cfg.eta)
-    val = F.cross_entropy(model(x_tilde)["logits"][:, : batch.total], batch.y_new)
-    reg, ce_phi = masks.pow(2).mean(), phi_cross_entropy(model, branch, batch)
-    parts = {"val": float(val.detach()), "reg": float(reg.detach()), "ce_phi": float(ce_phi.detach())}
-    return val + cfg.mu * reg + cfg.mu_prime * ce_phi, parts
+    no inner step: the first term is CE(D̃(φ); θ)."""
+    def validation(x_tilde: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model(x_tilde)["logits"][:, : batch.total], batch.y_new)
+
+    return mask_objective(model, branch, batch, cfg, validation)
 
 
 class PhiOptimizer:

@@ -162,7 +162,8 @@ class CimPlugin:
         accuracy within ``tau_tolerance`` points of the originals'."""
         c, held = self.cfg.cim, self.holdout
         assert held is not None
-        images, shapes = decoded(held.images), image_shapes(held.images)
+        images = decoded(held.images)
+        shapes = image_shapes(images)
         maps = self.maps(learner, held.images, held.labels, c.boxes == "cim")
         base = top1(learner, held.images, held.labels, ctx.total)
         for tau in sorted(c.tau_grid, reverse=True):
@@ -181,8 +182,8 @@ class CimPlugin:
 
     def candidates(self, learner: Learner, ctx: PhaseContext,
                    with_features: bool) -> dict[int, dict[str, Any]]:
-        """Per new class: each training image's box and, for herding, the embedding of its
-        compressed version (Algorithm 1 lines 9-10)."""
+        """Per new class: each training image's box and (H, W) and, for herding, the embedding
+        of its compressed version (Algorithm 1 lines 9-10)."""
         c = self.cfg.cim
         if c.phase_wise_tau:
             self.tau = self.pick_tau(learner, ctx)
@@ -192,12 +193,13 @@ class CimPlugin:
                                         "cam_iou": [], "cim_iou": []}
         for cls in ctx.new_classes:
             data = learner.data.train.of_classes([cls])
-            images, shapes = decoded(data.images), image_shapes(data.images)
+            images = decoded(data.images)
+            shapes = image_shapes(images)
             boxes = self.boxes(learner, data.images, data.labels, shapes, rng)
             feats = None
             if with_features:
                 feats = learner.embed(compress_all(images, boxes, c.eta, c.eta_inner)).cpu().numpy()
-            out[cls] = {"features": feats, "boxes": boxes}
+            out[cls] = {"features": feats, "boxes": boxes, "shapes": shapes}
             seen["candidate_box_coverage"] += [coverage(b, *hw) for b, hw in zip(boxes, shapes, strict=True)]
             if data.boxes is not None:
                 self.score_boxes(learner, data, boxes, shapes, seen)

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from raycil.cim.boxes import image_shapes
 from raycil.config import ExperimentConfig
 from raycil.data.registry import load_dataset
 from raycil.memory.budget import Budget
@@ -34,8 +33,8 @@ class MemoryService:
         """Shrink old classes to their new share, then select and store the new classes'.
 
         ``candidates[c]`` holds the embeddings herding ranks (``features``) and, with the CIM
-        plug-in, each candidate's box (``boxes``): those are stored compressed (CIM Eq. 3-4),
-        as many as fit the class's share ("many-shot")."""
+        plug-in, each candidate's box and size (``boxes``, ``shapes``): those are stored
+        compressed (CIM Eq. 3-4), as many as fit the class's share ("many-shot")."""
         self.memory.shrink(ctx.total)
         share = self.memory.budget.per_class(ctx.total)
         rng = np.random.default_rng(phase_seed(self.cfg.seed, ctx.phase))
@@ -48,7 +47,7 @@ class MemoryService:
                 self.memory.add_class(c, images, cand.get("features"), share, rng)
                 continue
             encode = compressed_encoder(boxes, c_cfg.eta, c_cfg.eta_inner)
-            cheapest = min_cost(boxes, image_shapes(images), c_cfg.eta, c_cfg.eta_inner)
+            cheapest = min_cost(boxes, cand["shapes"], c_cfg.eta, c_cfg.eta_inner)
             self.memory.add_class(c, images, cand.get("features"), share, rng,
                                   encode=encode, min_units=cheapest)
 
