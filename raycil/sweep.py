@@ -27,7 +27,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
 
-from raycil import report
+from raycil import report, tune_state
 from raycil.config import ConfigError
 from raycil.sweep_config import SweepPlan, TrialSpec, describe, plan_sweep
 from raycil.trial import placement, run_trial
@@ -155,8 +155,11 @@ def plan_record(plan: SweepPlan) -> dict[str, Any]:
             "trials": [t.tune_config() for t in plan.trials], "max_phases": plan.max_phases}
 
 
-def check_outputs(plan: SweepPlan, resume: bool) -> None:
-    """Refuse to mix a new sweep into old results, or to resume something else (before Ray starts)."""
+def check_outputs(plan: SweepPlan, resume: bool) -> list[str]:
+    """Refuse to mix a new sweep into old results, or to resume something else (before Ray starts).
+
+    On ``--resume``, state files torn by the interruption are mended first; what was done, a line each.
+    """
     exp, saved = plan.exp_dir, plan.exp_dir / PLAN_FILE
     if resume:
         if not tune.Tuner.can_restore(exp) or not saved.is_file():
@@ -167,9 +170,11 @@ def check_outputs(plan: SweepPlan, resume: bool) -> None:
             if before[key] != now[key]:
                 raise ConfigError(f"--resume: the sweep's {what} differs from the run in {exp}; "
                                   "resume with the same file, --profile and --set")
-    elif tune.Tuner.can_restore(exp):  # (a sweep.json alone: killed before Tune started; redo it)
+        return tune_state.repair(exp)
+    if tune.Tuner.can_restore(exp):  # (a sweep.json alone: killed before Tune started; redo it)
         raise ConfigError(f"name: {exp} already holds a sweep; pass --resume to continue it or choose "
                           "another name (--set name=...)")
+    return []
 
 
 def connect(address: str | None, dashboard: bool) -> Any:
@@ -221,10 +226,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             print(describe(plan))
             return 0
-        check_outputs(plan, args.resume)
+        mended = check_outputs(plan, args.resume)
     except ConfigError as err:
         print(f"raycil.sweep: error: {err}", file=sys.stderr)
         return 2
+    for line in mended:
+        print(f"raycil.sweep: {line}")
     context = connect(args.address, not args.no_dashboard)
     print(describe(plan).splitlines()[0])
     for line in dashboard_help(context, plan.exp_dir):

@@ -1,6 +1,7 @@
 """Failures on a local Ray (2 CPUs): a LearnerActor killed mid-trial is retried from the last
 finished phase and ends with the metrics of an uninterrupted ``raycil.run``; a killed sweep
-driver followed by ``--resume`` runs no finished trial again."""
+driver followed by ``--resume`` runs no finished trial again, even when the kill tore Tune's
+experiment state."""
 
 from __future__ import annotations
 
@@ -98,6 +99,9 @@ def test_killed_driver_then_resume_runs_no_finished_trial_again(tmp_path, ray_ad
     before = {t: (d / "result.json").read_bytes() for t, d in trial_dirs(exp).items()}
     finished = [t for t, d in trial_dirs(exp).items() if len(result_lines(d)) == 2]
     assert len(finished) == 1
+    # the kill may land while Tune copies its state into the sweep: tear it as such a kill would
+    state = max(exp.glob("experiment_state-*.json"))
+    state.write_bytes(state.read_bytes()[:100])
     resumed = subprocess.run([*cmd, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -106,3 +110,4 @@ def test_killed_driver_then_resume_runs_no_finished_trial_again(tmp_path, ray_ad
     for d in after.values():  # the interrupted trial went on from its phase 1: no phase twice
         assert [line["phase"] for line in result_lines(d)] == [1, 2]
     assert "2 trials: 2 complete" in resumed.stdout
+    assert f"{state.name} was torn by the interruption; restored from" in resumed.stdout
