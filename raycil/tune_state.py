@@ -73,12 +73,14 @@ def recorded_trials(state_file: Path) -> set[str]:
 def repair(exp_dir: Path) -> list[str]:
     """Replace or set aside the torn Tune state files of ``exp_dir``; what was done, a line each.
 
-    Raises ConfigError when no readable experiment state is left: Tune could not resume the
-    sweep, only start it over.
+    Raises ConfigError when a kind of state (experiment, searcher) was written but none of it is
+    readable any more: Tune could not resume the sweep, only start it over or lose its unlaunched
+    trials.
     """
     done = []
     for pattern in (EXPERIMENT_STATE, *SEARCHER_STATES):
-        for state_file in sorted(exp_dir.glob(pattern)):
+        written = sorted(exp_dir.glob(pattern))
+        for state_file in written:
             if readable(state_file):
                 continue
             copy = next(staged_copies(exp_dir, state_file.name), None)
@@ -91,7 +93,8 @@ def repair(exp_dir: Path) -> list[str]:
                 state_file.rename(state_file.with_name(state_file.name + ".torn"))
                 done.append(f"{state_file.name} was torn by the interruption and has no intact copy; "
                             "set aside as .torn, resuming from the newest earlier state")
-    if not any(readable(p) for p in exp_dir.glob(EXPERIMENT_STATE)):
-        raise ConfigError(f"--resume: {exp_dir} holds no readable Tune experiment state (the sweep was "
-                          "interrupted before Tune first recorded it); remove the directory and start again")
+        if (written or pattern == EXPERIMENT_STATE) and not any(map(readable, exp_dir.glob(pattern))):
+            raise ConfigError(f"--resume: {exp_dir} holds no readable Tune state of the form {pattern} "
+                              "(the sweep was interrupted before Tune first recorded it intact); remove "
+                              "the directory and start again")
     return done

@@ -59,8 +59,17 @@ def test_staging_copy_of_another_sweep_with_the_same_name_is_not_taken(sweep):
 
 def test_no_readable_experiment_state_is_refused(sweep):
     exp, _ = sweep
-    with pytest.raises(ConfigError, match="holds no readable Tune experiment state"):
+    with pytest.raises(ConfigError, match=r"holds no readable Tune state of the form experiment_state"):
         tune_state.repair(exp)
     (exp / f"experiment_state-{STAMP}.json").write_text("{")
-    with pytest.raises(ConfigError, match="holds no readable Tune experiment state"):
+    with pytest.raises(ConfigError, match=r"holds no readable Tune state of the form experiment_state"):
+        tune_state.repair(exp)
+
+
+def test_torn_only_searcher_state_without_a_copy_is_refused(sweep):
+    """Without its searcher state Tune would end the sweep without the trials not yet launched."""
+    exp, _ = sweep
+    (exp / f"experiment_state-{STAMP}.json").write_text(experiment_state("abcde_00000"))
+    (exp / f"basic-variant-state-{STAMP}.json").write_bytes(b"\x80")
+    with pytest.raises(ConfigError, match=r"no readable Tune state of the form basic-variant-state"):
         tune_state.repair(exp)
