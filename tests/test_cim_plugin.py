@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import first_phase, smoke_config
+from smoke_helpers import first_phase, smoke_config
 
 from raycil.cim.augment import ArtifactAugmentation, compressed_share
 from raycil.cim.bilevel import MaskBatch, bilevel_objective, inner_step, soft_masks

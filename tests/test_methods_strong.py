@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from smoke_helpers import smoke_config
 
 from raycil.config import ExperimentConfig, load_config
 from raycil.learner import Learner
@@ -20,7 +21,6 @@ from raycil.methods.wa import align_weights
 from raycil.models.cosine import CosineLinear
 from raycil.phases import run_phases
 from raycil.run import run_experiment
-from tests.conftest import smoke_config
 
 TIMING = ("train_seconds", "images_per_s")
 Inspect = Callable[[Learner], dict[str, Any]]

@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from smoke_helpers import first_phase, smoke_config
 
 from raycil.learner import Learner
 from raycil.memory.service import MemoryService
 from raycil.models import GrowingLinear
 from raycil.phases import phase_contexts
 from raycil.run import main, run_experiment
-from tests.conftest import first_phase, smoke_config
 
 
 def test_three_phase_run_writes_results_and_reports_every_metric(tmp_path):
