@@ -28,8 +28,8 @@ import torch
 from bench_methods import phase_times
 
 from raycil.cim.compression import cam_maps, mask_box, random_box
+from raycil.cim.storage import CompressedExemplar
 from raycil.config import ExperimentConfig, parse_value
-from raycil.memory.compressed import CompressedExemplar
 from raycil.models import IncrementalNet, build_backbone
 from raycil.sweep_config import SweepPlan, plan_sweep
 

@@ -25,9 +25,8 @@ from typing import Any
 import torch
 
 from raycil.config import ExperimentConfig, load_config
-from raycil.learner import Learner
-from raycil.memory.service import MemoryService
 from raycil.phases import run_phases
+from raycil.plugins import make_learner, make_memory
 
 METHODS = {"finetune": "FT", "icarl": "iCaRL", "lwf": "LwF", "ssil": "SS-IL", "lucir": "LUCIR", "wa": "WA",
            "der": "DER", "foster": "FOSTER"}
@@ -49,7 +48,7 @@ def method_config(method: str, profile: str, epochs: int) -> ExperimentConfig:
 
 def phase_times(cfg: ExperimentConfig) -> list[float]:
     """Wall seconds of every phase of one run."""
-    learner, memory = Learner(cfg), MemoryService(cfg)
+    learner, memory = make_learner(cfg), make_memory(cfg)
     stamps = [time.perf_counter()]
     run_phases(cfg, learner, memory, on_phase=lambda metrics, history: stamps.append(time.perf_counter()))
     return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]

@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from raycil.config import build_config
+from raycil.data.protocol import phase_contexts
 from raycil.data.registry import load_dataset
 from raycil.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from raycil.learner import Learner
-from raycil.phases import phase_contexts
+from raycil.plugins import make_learner
 
 CONFIG = {
     "device": "cpu",
@@ -74,16 +74,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = build_config({**CONFIG, "train": {**CONFIG["train"], "epochs_first": args.epochs}})
-    ctx = phase_contexts(cfg)[0]
+    ctx = phase_contexts(cfg.protocol, cfg.num_classes)[0]
     data = load_dataset(cfg.dataset)
     first = data.train.of_classes(ctx.new_classes)
     empty = (np.zeros((0, 32, 32, 3), np.uint8), np.zeros(0, np.int64))
-    template = Learner(cfg)
+    template = make_learner(cfg)
     template.model.expand(ctx.total)
     init = copy.deepcopy(template.model)
     raycil_rates, bare_rates = [], []
     for r in range(args.repeats):
-        learner = Learner(cfg)
+        learner = make_learner(cfg)
         learner.train_phase(ctx, empty)
         raycil_rates.append(learner.last_fit["images_per_s"])
         bare_rates.append(bare_loop(copy.deepcopy(init), first.images, first.labels, args.epochs,

@@ -1,8 +1,10 @@
 """The two Ray actors of a trial: a MemoryActor hosting the exemplar memory
-(:class:`~raycil.memory.service.MemoryService`) and a LearnerActor hosting the CIL model
-(:class:`~raycil.learner.Learner`). Each is the hosted class itself with torch's thread count set
-to the actor's CPUs, so ``raycil.phases.run_phases`` drives them through :func:`actor_call`
-exactly as ``raycil.run`` drives the in-process objects."""
+(:class:`~raycil.memory.service.MemoryService`, with the config's codec) and a LearnerActor
+hosting the CIL model (:class:`~raycil.learner.Learner`, with the active plug-ins). Each is the
+hosted class itself with torch's thread count set to the actor's CPUs. :class:`RemoteLearner`
+and :class:`RemoteMemory` give ``raycil.phases.run_phases`` the same two interfaces as the
+in-process objects; between them, exemplars and candidates travel as object references, from
+one actor to the other without passing through the trial's driver."""
 
 from __future__ import annotations
 
@@ -16,8 +18,10 @@ from ray.util.placement_group import PlacementGroup
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from raycil.config import ExperimentConfig
+from raycil.data.protocol import PhaseContext
 from raycil.learner import Learner
 from raycil.memory.service import MemoryService
+from raycil.plugins import exemplar_codec, learner_plugins
 
 
 def torch_threads(cpus: float) -> int:
@@ -42,18 +46,53 @@ def _setup_process(cpus: float) -> None:
 class LearnerActor(Learner, _Placed):
     def __init__(self, cfg: ExperimentConfig, cpus: float):
         _setup_process(cpus)
-        super().__init__(cfg)
+        super().__init__(cfg, learner_plugins(cfg))
 
 
 class MemoryActor(MemoryService, _Placed):
     def __init__(self, cfg: ExperimentConfig, cpus: float):
         _setup_process(cpus)
-        super().__init__(cfg)
+        super().__init__(cfg, exemplar_codec(cfg))
 
 
-def actor_call(actor: Any, name: str, *args: Any) -> Any:
-    """The ``call`` of ``run_phases`` for actor handles: a remote call, waited for."""
-    return ray.get(getattr(actor, name).remote(*args))
+class RemoteLearner:
+    """A LearnerActor as ``run_phases`` drives it (``phases.LearnerSide[ObjectRef, ObjectRef]``):
+    it takes the exemplars as the MemoryActor's object reference and returns the candidates as
+    one for the MemoryActor, so neither is fetched by the driver."""
+
+    def __init__(self, actor: Any):
+        self.actor = actor
+
+    def train_phase(self, ctx: PhaseContext, exemplars: ray.ObjectRef) -> dict[str, float]:
+        return ray.get(self.actor.train_phase.remote(ctx, exemplars))
+
+    def exemplar_candidates(self, ctx: PhaseContext, with_features: bool) -> ray.ObjectRef:
+        return self.actor.exemplar_candidates.remote(ctx, with_features)
+
+    def after_phase(self, ctx: PhaseContext, exemplars: ray.ObjectRef) -> None:
+        ray.get(self.actor.after_phase.remote(ctx, exemplars))
+
+    def evaluate(self, ctx: PhaseContext, first_classes: int) -> dict[str, float]:
+        return ray.get(self.actor.evaluate.remote(ctx, first_classes))
+
+
+class RemoteMemory:
+    """A MemoryActor as ``run_phases`` drives it (``phases.MemorySide[ObjectRef, ObjectRef]``)."""
+
+    def __init__(self, actor: Any):
+        self.actor = actor
+
+    def exemplars(self) -> ray.ObjectRef:
+        return self.actor.exemplars.remote()
+
+    def needs_features(self) -> bool:
+        return ray.get(self.actor.needs_features.remote())
+
+    def update(self, ctx: PhaseContext, candidates: ray.ObjectRef) -> None:
+        ray.get(self.actor.update.remote(ctx, candidates))
+
+    def stats(self) -> dict[str, float]:
+        return ray.get(self.actor.stats.remote())
 
 
 def actor_name(trial_id: str, variant: str, role: str) -> str:

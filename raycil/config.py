@@ -9,28 +9,28 @@ written.
 from __future__ import annotations
 
 import difflib
-import math
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 
+from raycil.data.protocol import phase_sizes
+from raycil.data.registry import dataset_num_classes
+from raycil.data.synthetic import MAX_CLASSES
+from raycil.methods import METHODS
+from raycil.plugins import PLUGINS
+from raycil.schema import ConfigError, Strict
 
-class ConfigError(ValueError):
-    """A bad configuration: the message is one line naming the field and what is allowed."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+__all__ = ["ConfigError", "ExperimentConfig", "MethodConfig", "load_config", "build_config"]
 
 
 DatasetName = Literal["synthetic", "cifar100", "imagenet100", "imagenet1000", "food101"]
 FILE_DATASETS = ("cifar100", "imagenet100", "imagenet1000", "food101")
 
 
-class DatasetConfig(_Strict):
+class DatasetConfig(Strict):
     name: DatasetName = "synthetic"
     root: str | None = None
     num_classes: int = Field(20, ge=2, le=1000)
@@ -43,8 +43,6 @@ class DatasetConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_root(self) -> DatasetConfig:
-        from raycil.data.synthetic import MAX_CLASSES  # local import: keeps config importable alone
-
         if self.name == "synthetic" and self.num_classes > MAX_CLASSES:
             raise ValueError(f"dataset.num_classes: {self.num_classes} exceeds the {MAX_CLASSES} classes "
                              "the synthetic dataset can draw (shape x colour x texture)")
@@ -56,7 +54,7 @@ class DatasetConfig(_Strict):
         return self
 
 
-class ProtocolConfig(_Strict):
+class ProtocolConfig(Strict):
     """LFS: N equal phases; LFH: half of the classes first, then N phases; custom: first/increment."""
 
     kind: Literal["lfs", "lfh", "custom"] = "lfs"
@@ -65,7 +63,7 @@ class ProtocolConfig(_Strict):
     increment: int | None = Field(None, ge=1)
 
 
-class MemoryConfig(_Strict):
+class MemoryConfig(Strict):
     """Budget in memory units (DESIGN.md): fixed = M units in total, growing = m units per class."""
 
     mode: Literal["fixed", "growing", "none"] = "fixed"
@@ -73,82 +71,37 @@ class MemoryConfig(_Strict):
     selection: Literal["herding", "random"] = "herding"
 
 
-class ModelConfig(_Strict):
+class ModelConfig(Strict):
     backbone: Literal["auto", "resnet18", "resnet32", "resnet20", "resnet18_narrow"] = "auto"
     width: int = Field(20, ge=4, le=128)
 
 
-def scaled_epochs(ratio: float, epochs: int) -> int:
-    """⌈ratio x epochs⌉ for a second training stage sized relative to ``train.epochs``."""
-    return math.ceil(round(ratio * epochs, 6))
+class MethodCommon(Strict):
+    """The knobs several methods share (KD temperature and weight; iCaRL's NME as the primary
+    accuracy)."""
 
-
-class LucirConfig(_Strict):
-    """LUCIR (Hou et al. 2019) defaults for CIFAR: less-forget weight λ_base (λ = λ_base ·
-    sqrt(|C_o| / |C_n|)), margin m and number K of hard negatives of the margin ranking loss."""
-
-    lambda_base: float = Field(5.0, ge=0)
-    margin: float = Field(0.5, ge=0)
-    hard_negatives: int = Field(2, ge=1)
-    margin_weight: float = Field(1.0, ge=0)
-
-
-class WaConfig(_Strict):
-    """WA (Zhao et al. 2020): clip the classifier weights to be non-negative after every step."""
-
-    clip_weights: bool = True
-
-
-class DerConfig(_Strict):
-    """DER (Yan et al. 2021): auxiliary-loss weight, and the classifier re-training stage on the
-    balanced memory: ⌈ratio x ``train.epochs``⌉ epochs, 0 turns it off (official code: 30 epochs for
-    170 of training, lr 0.1, softmax temperature 5)."""
-
-    aux_weight: float = Field(1.0, ge=0)
-    retrain_epoch_ratio: float = Field(30 / 170, ge=0)
-    retrain_lr: float = Field(0.1, gt=0)
-    retrain_temperature: float = Field(5.0, gt=0)
-
-    def retrain_epochs(self, train_epochs: int) -> int:
-        return scaled_epochs(self.retrain_epoch_ratio, train_epochs)
-
-
-class FosterConfig(_Strict):
-    """FOSTER (Wang et al. 2022) with the PyCIL defaults the CIM paper inherits: β1 / β2 of the
-    effective-number class weights for boosting / compression, old-logit KD weight λ_okd, and
-    compression epochs = ⌈ratio x ``train.epochs``⌉ (130 for 170 boosting epochs). The KD temperature
-    is ``method.kd_temperature`` (T = 2)."""
-
-    beta1: float = Field(0.96, gt=0, lt=1)
-    beta2: float = Field(0.97, gt=0, lt=1)
-    okd_weight: float = Field(1.0, ge=0)
-    compression_epoch_ratio: float = Field(130 / 170, gt=0)
-
-    def compression_epochs(self, train_epochs: int) -> int:
-        return scaled_epochs(self.compression_epoch_ratio, train_epochs)
-
-
-class MethodConfig(_Strict):
-    """The base CIL method and its own knobs (unused knobs are ignored by other methods);
-    ``lucir`` / ``wa`` / ``der`` / ``foster`` hold those methods' own hyperparameters."""
-
-    name: Literal["finetune", "icarl", "lwf", "ssil", "joint", "lucir", "wa", "der", "foster"] = "finetune"
     kd_temperature: float = Field(2.0, gt=0)
     kd_weight: float = Field(1.0, ge=0)
     nme: bool = True
-    lucir: LucirConfig = Field(default_factory=LucirConfig)
-    wa: WaConfig = Field(default_factory=WaConfig)
-    der: DerConfig = Field(default_factory=DerConfig)
-    foster: FosterConfig = Field(default_factory=FosterConfig)
 
 
-class ScheduleConfig(_Strict):
+# The base CIL method (``name``), the shared knobs, and one section per method that declares
+# settings (``method.lucir``, ...; the schema lives in raycil/methods/<name>.py). Every section is
+# always present; a method reads its own and ignores the others.
+MethodConfig = create_model(
+    "MethodConfig", __base__=MethodCommon, __module__=__name__,
+    name=(Literal[tuple(METHODS)], "finetune"),  # type: ignore[valid-type]
+    **{name: (m.settings, Field(default_factory=m.settings)) for name, m in METHODS.items() if m.settings},
+)
+
+
+class ScheduleConfig(Strict):
     kind: Literal["cosine", "multistep"] = "cosine"
     milestones: list[float] = Field(default_factory=lambda: [0.5, 0.75])
     gamma: float = Field(0.1, gt=0, le=1)
 
 
-class BalancedFinetuneConfig(_Strict):
+class BalancedFinetuneConfig(Strict):
     """Class-balanced fine-tuning on the memory after a phase (phases 2..N)."""
 
     epochs: int = Field(0, ge=0)
@@ -156,7 +109,7 @@ class BalancedFinetuneConfig(_Strict):
     head_only: bool = True
 
 
-class TrainConfig(_Strict):
+class TrainConfig(Strict):
     epochs_first: int = Field(10, ge=0)
     epochs: int = Field(10, ge=0)
     batch_size: int = Field(64, ge=1)
@@ -171,51 +124,9 @@ class TrainConfig(_Strict):
     progress: bool = True
 
 
-class CimConfig(_Strict):
-    """CIM plug-in (Luo et al., CVPR 2023), defaults from §5.1: exemplar compression
-    (``boxes``: none = plain exemplars, full = whole image downsampled, random / center = fixed
-    boxes, cam = CAM boxes (Eq. 1-2), cim = boxes from the learned-activation branch), threshold
-    τ, downsampling ratio η in area (η′ inside the box, 1 = untouched), artifact augmentation
-    (§4.1; refresh / step periods given for ``artifact_of_epochs`` and rescaled to the phase's
-    epochs), phase-wise τ picked on a held-out share of D_i, and the mask-level optimization of
-    φ (``mask_learning``: bilevel = Algorithm 1 / Eq. 5-9, joint = one loss per batch, no inner
-    step) with its learning rates β1 / β2, weights μ / μ′ and φ's gradient-norm clip; the
-    bilevel step runs ``outer_steps`` times per epoch on ``outer_batch_size`` new images plus as
-    many exemplars."""
+class ExperimentBase(Strict):
+    """An experiment's core sections; :data:`ExperimentConfig` adds one section per plug-in."""
 
-    boxes: Literal["none", "full", "random", "center", "cam", "cim"] = "none"
-    tau: float = Field(0.6, ge=0, lt=1)
-    eta: float = Field(4.0, ge=1)
-    eta_inner: float = Field(1.0, ge=1)
-    artifact_aug: bool = False
-    artifact_refresh_epochs: int = Field(40, ge=1)
-    artifact_step_epochs: int = Field(40, ge=1)
-    artifact_step: float = Field(0.1, ge=0, le=1)
-    artifact_of_epochs: int = Field(170, ge=1)
-    phase_wise_tau: bool = False
-    tau_grid: list[float] = Field(default_factory=lambda: [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
-    tau_tolerance: float = Field(2.0, ge=0)
-    holdout: float = Field(0.1, gt=0, lt=1)
-    mask_learning: Literal["bilevel", "joint"] = "bilevel"
-    last_block_only: bool = False
-    beta1: float = Field(0.1, ge=0)
-    beta2: float = Field(0.01, ge=0)
-    mu: float = Field(0.1, ge=0)
-    mu_prime: float = Field(0.2, ge=0)
-    phi_grad_clip: float = Field(1.0, gt=0)
-    outer_steps: int = Field(1, ge=1)
-    outer_batch_size: int = Field(32, ge=1)
-
-    @property
-    def active(self) -> bool:
-        return self.boxes != "none" or self.artifact_aug
-
-    @property
-    def learns_masks(self) -> bool:
-        return self.boxes == "cim"
-
-
-class ExperimentConfig(_Strict):
     name: str = "experiment"
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -223,37 +134,40 @@ class ExperimentConfig(_Strict):
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
-    method: MethodConfig = Field(default_factory=MethodConfig)
+    method: MethodConfig = Field(default_factory=MethodConfig)  # type: ignore[valid-type]
     train: TrainConfig = Field(default_factory=TrainConfig)
-    cim: CimConfig = Field(default_factory=CimConfig)
 
     @model_validator(mode="after")
-    def _check_cross_fields(self) -> ExperimentConfig:
-        if self.method.name == "ssil" and self.train.replay_batch_size < 1:
-            raise ValueError(
-                "train.replay_batch_size must be >= 1 for method 'ssil' (SS-IL needs replay batches)"
-            )
-        if self.cim.boxes != "none" and (self.memory.mode == "none" or not _uses_memory(self.method.name)):
-            raise ValueError(f"cim.boxes: '{self.cim.boxes}' compresses exemplars, but method "
-                             f"'{self.method.name}' with memory.mode '{self.memory.mode}' keeps none")
-        if self.cim.phase_wise_tau and self.cim.boxes not in ("cam", "cim"):
-            raise ValueError("cim.phase_wise_tau needs cim.boxes 'cam' or 'cim' (τ thresholds a CAM)")
-        from raycil.data.protocol import phase_sizes  # local import: keeps config importable alone
-
+    def _check_cross_fields(self) -> ExperimentBase:
+        METHODS[self.method.name].check(self)
+        storing = []
+        for plugin in PLUGINS:
+            section = plugin.section(self)
+            section.check(self)
+            if section.active and section.stores_exemplars:
+                storing.append(plugin.name)
+        if len(storing) > 1:
+            raise ValueError(f"{storing[0]} and {storing[1]} both store the exemplars (a memory has one "
+                             "codec); turn one of them off")
         phase_sizes(self.protocol, self.num_classes)
         return self
 
     @property
     def num_classes(self) -> int:
-        from raycil.data.registry import dataset_num_classes
-
         return dataset_num_classes(self.dataset)
 
+    @property
+    def keeps_memory(self) -> bool:
+        """The method trains on D_i ∪ memory and the memory may hold exemplars."""
+        return METHODS[self.method.name].uses_memory and self.memory.mode != "none"
 
-def _uses_memory(method: str) -> bool:
-    from raycil.methods import METHODS  # local import: keeps config importable alone
 
-    return METHODS[method].uses_memory
+# The experiment schema: the core sections above plus each registered plug-in's settings under
+# its name (``cim``, ...; the schema lives in raycil/<plug-in>/config.py).
+ExperimentConfig = create_model(
+    "ExperimentConfig", __base__=ExperimentBase, __module__=__name__,
+    **{p.name: (p.settings, Field(default_factory=p.settings)) for p in PLUGINS},
+)
 
 
 # ----------------------------------------------------------------------------- loading

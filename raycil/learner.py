@@ -1,9 +1,12 @@
-"""The learner: holds the CIL network and its method, trains and evaluates one phase.
+"""The learner: holds the CIL network, its method and the learner sides of the active plug-ins,
+trains and evaluates one phase.
 
 This is the state a LearnerActor hosts; ``python -m raycil.run`` uses it in-process. The one
 training loop of the code base lives here (``fit``): SGD with momentum and weight decay, cosine
 or multistep schedule, optional SS-IL replay batches (every batch of new data joined by
-``replay_batch_size`` exemplars drawn with replacement, SS-IL Algorithm 1).
+``replay_batch_size`` exemplars drawn with replacement, SS-IL Algorithm 1), and the plug-ins'
+:class:`~raycil.seam.TrainingHooks`. Plug-ins arrive built (``raycil.plugins.learner_plugins``)
+and reach the learner only through the :class:`~raycil.seam.LearnerHost` methods below.
 """
 
 from __future__ import annotations
@@ -11,41 +14,37 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from raycil.cim.plugin import CimPlugin
-from raycil.config import ExperimentConfig
 from raycil.data.batches import BatchSource
 from raycil.data.imageset import ImageSet, concat_images
+from raycil.data.protocol import PhaseContext
 from raycil.data.registry import load_dataset
-from raycil.methods import METHODS, PhaseContext
+from raycil.inference import infer
+from raycil.memory.codec import Candidates
+from raycil.memory.store import Exemplars
+from raycil.methods import METHODS
 from raycil.metrics import phase_metrics
+from raycil.seam import LearnerPlugin, PhaseCandidates, TrainingHooks
 from raycil.seeding import phase_seed, resolve_device, seed_everything
 
-Exemplars = tuple[Any, np.ndarray]  # (images: uint8 array or list of arrays, labels)
+if TYPE_CHECKING:
+    from raycil.config import ExperimentConfig
+
+T = TypeVar("T")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-class FitHooks(Protocol):
-    """What a plug-in may do inside the training loop (CIM: artifact augmentation, φ updates);
-    ``lr_ratio`` is the schedule's current learning rate over its initial one."""
-
-    def on_epoch_start(self, source: BatchSource, epoch: int, epochs: int) -> None: ...
-
-    def after_step(self, x: torch.Tensor, y: torch.Tensor, lr_ratio: float) -> None: ...
-
-    def on_epoch_end(self, epoch: int, epochs: int, lr_ratio: float) -> None: ...
 
 
 class Learner:
     """The CIL network of one run, trained phase by phase."""
 
-    def __init__(self, cfg: ExperimentConfig, progress: Callable[..., Any] | None = None):
+    def __init__(self, cfg: ExperimentConfig, plugins: Sequence[LearnerPlugin],
+                 progress: Callable[..., Any] | None = None):
         self.cfg = cfg
         self.data = load_dataset(cfg.dataset)
         self.device = resolve_device(cfg.device)
@@ -55,12 +54,35 @@ class Learner:
         self.generator = torch.Generator()
         self.progress = progress
         self.last_fit: dict[str, float] = {}
-        self.cim = CimPlugin(cfg) if cfg.cim.active else None
+        self.plugins = list(plugins)
 
-    # ------------------------------------------------------------------ training
+    # ------------------------------------------------------------------ what plug-ins use (LearnerHost)
     def batches(self, images: Any, labels: np.ndarray, train: bool, cam: bool = False) -> BatchSource:
         return BatchSource(images, labels, self.device, train, self.generator, cam)
 
+    def loss(self, x: torch.Tensor, y: torch.Tensor, ctx: PhaseContext) -> torch.Tensor:
+        return self.method.loss(self, x, y, ctx)
+
+    def train_mode(self) -> None:
+        self.method.train_mode(self.model)
+
+    def infer(self, images: Any, labels: np.ndarray, fn: Callable[[torch.Tensor, torch.Tensor], T],
+              cam: bool = False) -> list[T]:
+        source = self.batches(images, labels, train=False, cam=cam)
+        return infer(self.model, source, self.cfg.train.eval_batch_size, fn)
+
+    def embed(self, images: Any, flip: bool = False) -> torch.Tensor:
+        """Pooled embeddings (eval mode, test transform), optionally averaged with the mirror."""
+        def features(x: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
+            f = self.model(x)["features"]
+            if flip:
+                f = (F.normalize(f, dim=1) + F.normalize(self.model(x.flip(3))["features"], dim=1)) / 2
+            return f
+
+        feats = self.infer(images, np.zeros(len(images), np.int64), features)
+        return torch.cat(feats) if feats else torch.empty(0)
+
+    # ------------------------------------------------------------------ training
     def _schedule(self, opt: torch.optim.Optimizer, epochs: int) -> torch.optim.lr_scheduler.LRScheduler:
         sched = self.cfg.train.schedule
         if sched.kind == "cosine":
@@ -70,7 +92,7 @@ class Learner:
 
     def fit(self, source: BatchSource, epochs: int, lr: float, loss_fn: LossFn,
             params: Sequence[nn.Parameter], replay: BatchSource | None = None, desc: str = "",
-            hooks: FitHooks | None = None) -> None:
+            hooks: Sequence[TrainingHooks] = ()) -> None:
         """The training loop: ``epochs`` passes over ``source`` with SGD and the schedule."""
         t = self.cfg.train
         opt = torch.optim.SGD(params, lr=lr, momentum=t.momentum, weight_decay=t.weight_decay)
@@ -79,25 +101,31 @@ class Learner:
         seen, start = 0, time.perf_counter()
         self.method.train_mode(self.model)
         for epoch in range(epochs):
-            if hooks is not None:
-                hooks.on_epoch_start(source, epoch, epochs)
+            for h in hooks:
+                h.on_epoch_start(source, epoch, epochs)
             for step, (x, y) in enumerate(source.epoch(t.batch_size)):
                 if replay is not None:
                     xr, yr = replay.sample(t.replay_batch_size)
                     x, y = torch.cat([x, xr]), torch.cat([y, yr])
+                for h in hooks:
+                    x, y = h.compose_batch(x, y)
                 loss = loss_fn(x, y)
+                for h in hooks:
+                    extra = h.extra_loss(x, y)
+                    if extra is not None:
+                        loss = loss + extra
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 self.method.after_step(self.model)
-                if hooks is not None:
-                    hooks.after_step(x, y, opt.param_groups[0]["lr"] / lr)
+                for h in hooks:
+                    h.after_step(x, y, opt.param_groups[0]["lr"] / lr)
                 seen += len(y)
                 if self.progress is not None:
                     self.progress(desc, epoch * steps_per_epoch + step + 1, epochs * steps_per_epoch,
                                   float(loss.detach()))
-            if hooks is not None:
-                hooks.on_epoch_end(epoch, epochs, opt.param_groups[0]["lr"] / lr)
+            for h in hooks:
+                h.on_epoch_end(epoch, epochs, opt.param_groups[0]["lr"] / lr)
             sched.step()
         elapsed = time.perf_counter() - start
         self.last_fit = {"train_images": seen, "train_seconds": elapsed,
@@ -111,21 +139,21 @@ class Learner:
         self.method.before_phase(self, ctx)
         self.model.to(self.device)
         t = self.cfg.train
-        train = self.data.train
-        new = train.of_classes(range(0, ctx.total) if self.method.trains_on_all_seen else ctx.new_classes)
-        if self.cim is not None:
-            new = self.cim.training_data(ctx, new)
+        new: ImageSet = self.data.train.of_classes(
+            range(0, ctx.total) if self.method.trains_on_all_seen else ctx.new_classes)
+        for plugin in self.plugins:
+            new = plugin.phase_data(ctx, new)
         ex_images, ex_labels = exemplars
         replay = None
         images, labels = new.images, new.labels
-        if self.method.uses_memory and len(ex_labels):
+        if self.cfg.keeps_memory and len(ex_labels):
             if t.replay_batch_size > 0:
                 replay = self.batches(ex_images, ex_labels, train=True)
             else:
                 images, labels = concat_images(images, ex_images), np.concatenate([labels, ex_labels])
         epochs, lr = (t.epochs_first, t.lr_first) if ctx.is_first else (t.epochs, t.lr)
         self.method.before_training(self, ctx, images, labels)
-        hooks = self.cim.phase_hooks(self, ctx, new, exemplars) if self.cim is not None else None
+        hooks = [h for p in self.plugins if (h := p.phase_hooks(self, ctx, new, exemplars)) is not None]
         self.fit(self.batches(images, labels, train=True), epochs, lr,
                  lambda x, y: self.method.loss(self, x, y, ctx), self.method.optim_params(self.model),
                  replay=replay, desc=f"phase {ctx.phase}/{ctx.num_phases}", hooks=hooks)
@@ -144,31 +172,16 @@ class Learner:
                      list(head.parameters()), desc="balanced fine-tuning")
         self.method.after_phase(self, ctx, exemplars)
 
-    # ------------------------------------------------------------------ features and evaluation
-    @torch.no_grad()
-    def embed(self, images: Any, flip: bool = False) -> torch.Tensor:
-        """Pooled embeddings (eval mode, test transform), optionally averaged with the mirror."""
-        self.model.eval()
-        source = self.batches(images, np.zeros(len(images), np.int64), train=False)
-        feats = []
-        for x, _ in source.epoch(self.cfg.train.eval_batch_size, shuffle=False):
-            f = self.model(x)["features"]
-            if flip:
-                f = (F.normalize(f, dim=1) + F.normalize(self.model(x.flip(3))["features"], dim=1)) / 2
-            feats.append(f)
-        return torch.cat(feats) if feats else torch.empty(0)
-
-    def embed_classes(self, classes: Sequence[int]) -> dict[int, np.ndarray]:
-        """Embeddings of every training image of each class (herding candidates)."""
-        return {c: self.embed(self.data.train.of_classes([c]).images).cpu().numpy() for c in classes}
-
-    def exemplar_candidates(self, ctx: PhaseContext, with_features: bool) -> dict[int, dict[str, Any]]:
-        """Per new class, what the memory selects from: ``features`` (herding) of the images as
-        they would be stored, and ``boxes`` when the CIM plug-in compresses them."""
-        if self.cim is not None and self.cfg.cim.boxes != "none":
-            return self.cim.candidates(self, ctx, with_features)
-        feats = self.embed_classes(list(ctx.new_classes)) if with_features else {}
-        return {c: {"features": feats.get(c)} for c in ctx.new_classes}
+    # ------------------------------------------------------------------ exemplar candidates
+    def exemplar_candidates(self, ctx: PhaseContext, with_features: bool) -> PhaseCandidates:
+        """Per new class, what the memory selects from: a plug-in's candidates (as its codec
+        stores them) or, without one, herding's embeddings of the original images."""
+        for plugin in self.plugins:
+            candidates = plugin.candidates(self, ctx, with_features)
+            if candidates is not None:
+                return candidates
+        return {c: Candidates(self.embed(self.data.train.of_classes([c]).images).cpu().numpy()
+                              if with_features else None) for c in ctx.new_classes}
 
     def class_means(self, exemplars: Exemplars, total: int) -> torch.Tensor:
         """Normalised mean of normalised exemplar embeddings per class (iCaRL NME, §2.1)."""
@@ -179,34 +192,34 @@ class Learner:
             means[c] = F.normalize(feats[torch.as_tensor(labels == c)].mean(0), dim=0)
         return means
 
-    @torch.no_grad()
+    # ------------------------------------------------------------------ evaluation
     def evaluate(self, ctx: PhaseContext, first_classes: int) -> dict[str, float]:
-        """Metrics on the test data of all classes seen so far (``metrics.phase_metrics``)."""
-        self.model.eval()
-        test: ImageSet = self.data.test.of_classes(range(ctx.total))
-        scores: dict[str, list[np.ndarray]] = {}
-        source = self.batches(test.images, test.labels, train=False)
-        for x, _ in source.epoch(self.cfg.train.eval_batch_size, shuffle=False):
-            for key, s in self.method.predict(self, x, ctx).items():
-                scores.setdefault(key, []).append(s.float().cpu().numpy())
-        joined = {k: np.concatenate(v) for k, v in scores.items()}
+        """Metrics on the test data of all classes seen so far (``metrics.phase_metrics``), then
+        the plug-ins' statistics."""
+        test = self.data.test.of_classes(range(ctx.total))
+
+        def scores(x: torch.Tensor, _: torch.Tensor) -> dict[str, np.ndarray]:
+            return {k: s.float().cpu().numpy() for k, s in self.method.predict(self, x, ctx).items()}
+
+        batches = self.infer(test.images, test.labels, scores)
+        joined = {k: np.concatenate([b[k] for b in batches]) for k in (batches[0] if batches else {})}
         primary = "nme" if "nme" in joined and self.cfg.method.nme else "cnn"
         out = phase_metrics(joined[primary], test.labels, ctx.known, first_classes)
         for key, s in joined.items():
             if len(joined) > 1:
                 out.update(phase_metrics(s, test.labels, ctx.known, first_classes, prefix=f"{key}_"))
-        if self.cim is not None:
-            out.update(self.cim.stats)
+        for plugin in self.plugins:
+            out.update(plugin.stats())
         return out
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict[str, Any]:
-        """The network (whole module: its shape grows by phase) and the method's own state."""
+        """The network (whole module: its shape grows by phase), the method's and the plug-ins' state."""
         return {"model": copy.deepcopy(self.model).cpu(), "method": self.method.state(),
-                "cim": self.cim.state() if self.cim is not None else None}
+                "plugins": [p.state() for p in self.plugins]}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model = state["model"].to(self.device)
         self.method.load_state(state["method"])
-        if self.cim is not None and state.get("cim") is not None:
-            self.cim.load_state(state["cim"], self.device)
+        for plugin, saved in zip(self.plugins, state["plugins"], strict=True):
+            plugin.load_state(saved, self.device)

@@ -1,48 +1,61 @@
-"""The phase driver: the one copy of the phase loop, used by ``raycil.run`` (in-process objects)
-and by the Tune trial (actor handles behind the same call interface).
+"""The phase driver: the one copy of the phase loop, used by ``raycil.run`` (the learner and the
+memory as in-process objects) and by the Tune trial (the same two interfaces over Ray actors,
+``raycil.actors.RemoteLearner`` / ``RemoteMemory``).
 
     for phase in start..N:
-        learner.train_phase(ctx, memory.exemplars())       # method + plug-ins
-        memory.update(ctx, learner.exemplar_candidates(ctx))   # selection (herding: embeddings; CIM: boxes)
-        learner.after_phase(ctx, memory.exemplars())        # balanced FT, NME means, ...
+        learner.train_phase(ctx, memory.exemplars())           # method + plug-ins
+        memory.update(ctx, learner.exemplar_candidates(ctx))   # selection, the memory's codec
+        learner.after_phase(ctx, memory.exemplars())           # balanced FT, NME means, ...
         metrics = learner.evaluate(ctx) + memory.stats()
-        on_phase(metrics, state)                            # print / tune.report + checkpoint
+        on_phase(metrics, history)                             # print / tune.report + checkpoint
+
+``E`` and ``C`` are how exemplars and candidates travel from one side to the other: the values
+themselves in-process, object references between actors (they never pass through the driver).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from raycil.config import ExperimentConfig
-from raycil.data.protocol import phase_sizes
-from raycil.methods import METHODS, PhaseContext
+from raycil.data.protocol import PhaseContext, phase_contexts
 from raycil.metrics import run_summary
 
+if TYPE_CHECKING:
+    from raycil.config import ExperimentConfig
 
-class Call(Protocol):
-    """Calls ``obj.name(*args)``: directly for local objects, ``ray.get(actor.name.remote())`` else."""
-
-    def __call__(self, obj: Any, name: str, *args: Any) -> Any: ...
-
-
-def local_call(obj: Any, name: str, *args: Any) -> Any:
-    return getattr(obj, name)(*args)
+E = TypeVar("E")
+C = TypeVar("C")
 
 
-def phase_contexts(cfg: ExperimentConfig) -> list[PhaseContext]:
-    sizes = phase_sizes(cfg.protocol, cfg.num_classes)
-    out, known = [], 0
-    for i, size in enumerate(sizes):
-        out.append(PhaseContext(i + 1, len(sizes), known, known + size))
-        known += size
-    return out
+class LearnerSide(Protocol[E, C]):
+    """The learner as the phase loop drives it (:class:`raycil.learner.Learner`)."""
+
+    def train_phase(self, ctx: PhaseContext, exemplars: E) -> dict[str, float]: ...
+
+    def exemplar_candidates(self, ctx: PhaseContext, with_features: bool) -> C: ...
+
+    def after_phase(self, ctx: PhaseContext, exemplars: E) -> None: ...
+
+    def evaluate(self, ctx: PhaseContext, first_classes: int) -> dict[str, float]: ...
+
+
+class MemorySide(Protocol[E, C]):
+    """The memory as the phase loop drives it (:class:`raycil.memory.service.MemoryService`)."""
+
+    def exemplars(self) -> E: ...
+
+    def needs_features(self) -> bool: ...
+
+    def update(self, ctx: PhaseContext, candidates: C) -> None: ...
+
+    def stats(self) -> dict[str, float]: ...
 
 
 PhaseCallback = Callable[[dict[str, Any], list[dict[str, Any]]], None]
 
 
-def run_phases(cfg: ExperimentConfig, learner: Any, memory: Any, *, call: Call = local_call,
+def run_phases(cfg: ExperimentConfig, learner: LearnerSide[E, C], memory: MemorySide[E, C], *,
                history: list[dict[str, Any]] | None = None, on_phase: PhaseCallback | None = None,
                ) -> dict[str, Any]:
     """Run the phases after those in ``history`` (a resumed run passes its finished phases).
@@ -50,17 +63,15 @@ def run_phases(cfg: ExperimentConfig, learner: Any, memory: Any, *, call: Call =
     ``on_phase(metrics, history)`` runs after every phase, when learner and memory hold the
     state at the end of that phase (the moment to checkpoint)."""
     history = list(history or [])
-    contexts = phase_contexts(cfg)
+    contexts = phase_contexts(cfg.protocol, cfg.num_classes)
     first_classes = contexts[0].total
-    uses_memory = METHODS[cfg.method.name].uses_memory and cfg.memory.mode != "none"
     for ctx in contexts[len(history):]:
-        fit = call(learner, "train_phase", ctx, call(memory, "exemplars"))
-        if uses_memory:
-            needs = call(memory, "needs_features_for", ctx)
-            call(memory, "update", ctx, call(learner, "exemplar_candidates", ctx, needs))
-        call(learner, "after_phase", ctx, call(memory, "exemplars"))
-        metrics = {"phase": ctx.phase, "classes": ctx.total, **call(learner, "evaluate", ctx, first_classes),
-                   **call(memory, "stats"), **fit}
+        fit = learner.train_phase(ctx, memory.exemplars())
+        if cfg.keeps_memory:
+            memory.update(ctx, learner.exemplar_candidates(ctx, memory.needs_features()))
+        learner.after_phase(ctx, memory.exemplars())
+        metrics = {"phase": ctx.phase, "classes": ctx.total, **learner.evaluate(ctx, first_classes),
+                   **memory.stats(), **fit}
         history.append(metrics)
         if on_phase is not None:
             on_phase(metrics, history)

@@ -29,7 +29,7 @@ import optuna
 import pandas as pd
 from scipy import stats
 
-from raycil.sweep_config import ParamSpec, SweepConfig
+from raycil.sweep_config import ParamSpec, SweepConfig, plain
 
 SUMMARY = (("avg_inc_acc", "avg. incremental accuracy"), ("last_acc", "last accuracy"),
            ("forgetting", "forgetting"), ("avg_imbalance", "avg. imbalance score"))
@@ -45,12 +45,8 @@ def optuna_url(exp_dir: Path) -> str:
 
 def trial_attrs(trial_id: str, result: dict[str, Any]) -> dict[str, Any]:
     """An Optuna trial's user attributes: variant, seed, accuracy summary, phases, Tune trial id."""
-    out = {key: _plain(result.get(key)) for key in ATTRS}
+    out = {key: plain(result.get(key)) for key in ATTRS}
     return {**out, "phases": int(result.get("phase", 0)), "tune_trial_id": trial_id}
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def mean_ci(values: Any, confidence: float = 0.95) -> tuple[float, float, int]:

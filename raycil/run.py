@@ -19,9 +19,8 @@ import torch
 
 from raycil.config import ConfigError, ExperimentConfig, load_config
 from raycil.data.registry import load_dataset
-from raycil.learner import Learner
-from raycil.memory.service import MemoryService
 from raycil.phases import run_phases
+from raycil.plugins import make_learner, make_memory
 
 COLUMNS = [("phase", 0), ("classes", 0), ("top1", 2), ("top5", 2), ("old_acc", 2), ("new_acc", 2),
            ("imbalance", 2), ("memory_units", 1), ("exemplars_per_class", 1), ("train_seconds", 1)]
@@ -67,7 +66,7 @@ class TerminalProgress:
 def run_experiment(cfg: ExperimentConfig, out: Path | None, verbose: bool = True) -> dict[str, Any]:
     """Run all phases in-process; write ``phases.csv`` after each phase and ``result.json`` at the end."""
     progress = TerminalProgress() if verbose and cfg.train.progress and sys.stderr.isatty() else None
-    learner, memory = Learner(cfg, progress=progress), MemoryService(cfg)
+    learner, memory = make_learner(cfg, progress), make_memory(cfg)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     if verbose:

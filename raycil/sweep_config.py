@@ -37,12 +37,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from raycil.config import (
-    ConfigError,
     ExperimentConfig,
     MethodConfig,
     _model_at,
     _nearest,
-    _Strict,
     apply_overrides,
     build_config,
     format_validation_error,
@@ -50,10 +48,12 @@ from raycil.config import (
     read_yaml,
     select_profile,
 )
+from raycil.data.protocol import phase_sizes
+from raycil.schema import ConfigError, Strict
 
 # Plug-ins planned in DESIGN.md that this build may not have yet: a sweep that needs one fails
 # with one line saying so, instead of a generic unknown-key error.
-PLANNED = {"mnemonics": "Mnemonics", "mrdc": "MRDC", "mfgr": "MFGR"}
+PLANNED = {"mnemonics": "Mnemonics", "mfgr": "MFGR"}
 
 Metric = Literal["avg_inc_acc", "last_acc", "forgetting", "avg_imbalance",
                  "top1", "top5", "old_acc", "new_acc", "first_acc", "imbalance"]
@@ -76,14 +76,14 @@ def _scalar(v: Any) -> bool:
     return v is None or isinstance(v, str | bool | int | float)
 
 
-def _py(v: Any) -> Any:
-    """NumPy scalars from Tune's samplers as plain Python values (YAML/JSON/pydantic friendly)."""
+def plain(v: Any) -> Any:
+    """NumPy scalars (Tune's samplers, pandas cells) as plain Python values (YAML/JSON friendly)."""
     return v.item() if isinstance(v, np.generic) else v
 
 
 def _draw(spec: ParamSpec, rng: np.random.RandomState) -> Any:
     """One seeded draw (quantized floats rounded, so 0.30000000000000004 reads 0.3)."""
-    v = _py(spec.domain().sample(random_state=rng))
+    v = plain(spec.domain().sample(random_state=rng))
     return round(v, 12) if isinstance(v, float) else v
 
 
@@ -148,18 +148,18 @@ class ParamSpec(BaseModel):
         return [low, high - 1 if self.kind in ("randint", "lograndint") else high]
 
 
-class Objective(_Strict):
+class Objective(Strict):
     metric: Metric = "avg_inc_acc"
     mode: Literal["max", "min"] = "max"
 
 
-class Search(_Strict):
+class Search(Strict):
     kind: Literal["grid", "random", "optuna"] = "grid"
     num_samples: int = Field(1, ge=1)
     seed: int = 0
 
 
-class Scheduler(_Strict):
+class Scheduler(Strict):
     """``fifo`` runs every trial to its last phase; ``asha`` stops weak ones at rungs counted in phases."""
 
     kind: Literal["fifo", "asha"] = "fifo"
@@ -168,7 +168,7 @@ class Scheduler(_Strict):
     brackets: int = Field(1, ge=1)
 
 
-class Resources(_Strict):
+class Resources(Strict):
     """Per trial: ``cpu`` in total (the trial's driver and MemoryActor take ``driver_cpu`` and
     ``memory_cpu`` of it, the LearnerActor the rest) and ``gpu`` for the LearnerActor."""
 
@@ -191,7 +191,7 @@ class Resources(_Strict):
         return round(self.cpu - self.memory_cpu - self.driver_cpu, 6)
 
 
-class SweepConfig(_Strict):
+class SweepConfig(Strict):
     name: str = "sweep"
     extends: str | None = None
     experiment: dict[str, Any] = Field(default_factory=dict)
@@ -319,7 +319,7 @@ class TrialSpec:
 
     @classmethod
     def from_tune_config(cls, config: dict[str, Any]) -> TrialSpec:
-        params = {k: _py(v) for k, v in config.items() if k not in ("variant", "seed")}
+        params = {k: plain(v) for k, v in config.items() if k not in ("variant", "seed")}
         return cls(config["variant"], int(config["seed"]), params)
 
     def label(self) -> str:
@@ -470,8 +470,6 @@ def plan_sweep(path: str | Path, profile: str | None = None,
 
 
 def num_phases(cfg: ExperimentConfig) -> int:
-    from raycil.data.protocol import phase_sizes
-
     return len(phase_sizes(cfg.protocol, cfg.num_classes))
 
 

@@ -20,7 +20,7 @@ import ray
 import torch
 from ray import tune
 
-from raycil.actors import LearnerActor, MemoryActor, actor_call, actor_name, spawn
+from raycil.actors import LearnerActor, MemoryActor, RemoteLearner, RemoteMemory, actor_name, spawn
 from raycil.metrics import run_summary
 from raycil.phases import run_phases
 from raycil.sweep_config import Resources, SweepPlan, TrialSpec, num_phases
@@ -74,7 +74,7 @@ def run_trial(config: dict[str, Any], plan: SweepPlan) -> None:
             state = load_state(checkpoint)
             ray.get([learner.load_state.remote(state["learner"]), memory.load_state.remote(state["memory"])])
             history = state["history"]
-        node, total = actor_call(learner, "node_id"), num_phases(cfg)
+        node, total = ray.get(learner.node_id.remote()), num_phases(cfg)
 
         def on_phase(metrics: dict[str, Any], history: list[dict[str, Any]]) -> None:
             with tempfile.TemporaryDirectory() as d:
@@ -83,7 +83,7 @@ def run_trial(config: dict[str, Any], plan: SweepPlan) -> None:
                 tune.report(phase_report(spec, total, metrics, history, node),
                             checkpoint=tune.Checkpoint.from_directory(d))
 
-        run_phases(cfg, learner, memory, call=actor_call, history=history, on_phase=on_phase)
+        run_phases(cfg, RemoteLearner(learner), RemoteMemory(memory), history=history, on_phase=on_phase)
     finally:
         for actor in (learner, memory):
             ray.kill(actor)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from raycil.config import ExperimentConfig, build_config
+from raycil.data.protocol import PhaseContext
 from raycil.learner import Learner
 from raycil.memory.service import MemoryService
-from raycil.methods import PhaseContext
+from raycil.plugins import make_learner, make_memory
 
 SMOKE: dict[str, Any] = {
     "seed": 0,
@@ -34,7 +35,7 @@ def smoke_config(**sections: dict[str, Any]) -> ExperimentConfig:
 
 def first_phase(cfg: ExperimentConfig) -> tuple[Learner, MemoryService, PhaseContext]:
     """A learner trained on a first phase of 2 classes and the memory updated after it."""
-    learner, memory = Learner(cfg), MemoryService(cfg)
+    learner, memory = make_learner(cfg), make_memory(cfg)
     ctx = PhaseContext(1, 3, 0, 2)
     learner.train_phase(ctx, memory.exemplars())
     memory.update(ctx, learner.exemplar_candidates(ctx, True))

@@ -20,8 +20,9 @@ from raycil.cim.compression import (
     scale_box,
     soft_compress,
 )
+from raycil.cim.storage import META_BYTES, CimCodec, CompressedExemplar
 from raycil.memory.budget import Budget
-from raycil.memory.compressed import META_BYTES, CompressedExemplar, compressed_encoder, min_cost
+from raycil.memory.codec import Candidates, RawCodec
 from raycil.memory.store import ExemplarMemory
 
 
@@ -137,9 +138,6 @@ def test_cost_eq4():
     assert cost((0, 0, 32, 32), 32, 32, 4, eta_inner=2) == 0.5
     assert cost((3, 3, 20, 20), 32, 32, 1) == 1.0
     assert 0.25 < cost((0, 0, 31, 32), 32, 32, 4) < 1.0
-    boxes = [(0, 0, 16, 16), None, (0, 0, 8, 8)]
-    assert min_cost(boxes, [(32, 32)] * 3, 4) == 0.25
-    assert min_cost(boxes[::2], [(32, 32)] * 2, 4) == pytest.approx(1 / 16 + 15 / 64)
 
 
 # ------------------------------------------------------------------ Eq. S1c: soft masks
@@ -220,11 +218,7 @@ def fill(memory, phases, per_class, boxes, eta, rng, compressed):
     """Random 32x32 images, stored plain or compressed with their boxes (``boxes[c][i]``)."""
     def add(c, share):
         images = np.stack([image(rng, 32, 32) for _ in range(per_class)])
-        if compressed:
-            memory.add_class(c, images, None, share, rng, encode=compressed_encoder(boxes[c], eta),
-                             min_units=min_cost(boxes[c], [(32, 32)] * per_class, eta))
-        else:
-            memory.add_class(c, images, None, share, rng)
+        memory.add_class(c, images, Candidates(None, boxes[c] if compressed else None), share, rng)
     return fill_phases(memory, phases, add)
 
 
@@ -234,8 +228,8 @@ def test_compressed_memory_stays_within_budget_and_holds_more():
     boxes = [[None if rng.random() < 0.1 else tuple(v // 2 * 2 for v in random_box(32, 32, rng))
               for _ in range(per_class)] for _ in range(sum(phases))]
     for mode, units in [("fixed", 60), ("growing", 5)]:
-        plain = ExemplarMemory(Budget(mode, units), "random")
-        memory = ExemplarMemory(Budget(mode, units), "random")
+        plain = ExemplarMemory(Budget(mode, units), "random", RawCodec())
+        memory = ExemplarMemory(Budget(mode, units), "random", CimCodec(eta))
         runs = zip(fill(plain, phases, per_class, boxes, eta, np.random.default_rng(6), False),
                    fill(memory, phases, per_class, boxes, eta, np.random.default_rng(6), True), strict=True)
         for seen, _ in runs:

@@ -16,13 +16,13 @@ from raycil.cim.augment import ArtifactAugmentation, compressed_share
 from raycil.cim.bilevel import MaskBatch, bilevel_objective, inner_step, soft_masks
 from raycil.cim.branch import MaskBranch
 from raycil.cim.compression import soft_compress
+from raycil.cim.config import CimConfig
 from raycil.cim.plugin import CimPlugin
-from raycil.config import CimConfig
-from raycil.learner import Learner
-from raycil.memory.compressed import CompressedExemplar
-from raycil.methods import PhaseContext
+from raycil.cim.storage import CompressedExemplar
+from raycil.data.protocol import PhaseContext
 from raycil.models import IncrementalNet
 from raycil.models.backbones import SmallImageResNet
+from raycil.plugins import make_learner
 from raycil.run import run_experiment
 from raycil.sweep_config import plan_sweep
 
@@ -89,10 +89,11 @@ def test_inner_step_keeps_theta_plus_a_function_of_phi():
 
 def test_phi_update_moves_only_phi_and_keeps_batch_norm_statistics():
     cfg = smoke_config(cim={"boxes": "cim"})
-    learner = Learner(cfg)
+    learner = make_learner(cfg)
     ctx = PhaseContext(1, 3, 0, 2)
     learner.method.before_phase(learner, ctx)
-    plugin: CimPlugin = learner.cim
+    [plugin] = learner.plugins
+    assert isinstance(plugin, CimPlugin)
     new = learner.data.train.of_classes(ctx.new_classes)
     hooks = plugin.phase_hooks(learner, ctx, new, NO_EXEMPLARS)
     learner.model.train()
@@ -111,11 +112,11 @@ def test_learning_phi_leaves_the_cil_model_exactly_as_without_it():
     models = []
     for boxes in ("cam", "cim"):
         cfg = smoke_config(cim={"boxes": boxes, "artifact_aug": True}, train={"epochs_first": 3})
-        learner = Learner(cfg)
+        learner = make_learner(cfg)
         learner.train_phase(PhaseContext(1, 3, 0, 2), NO_EXEMPLARS)
         models.append(learner.model.state_dict())
         if boxes == "cim":
-            assert learner.cim.branch is not None
+            assert learner.plugins[0].branch is not None
     assert all(torch.equal(models[0][k], models[1][k]) for k in models[0])
 
 
@@ -124,7 +125,7 @@ def test_artifact_augmentation_compresses_a_growing_share_of_new_data_only():
     paper = [compressed_share(e, 170, cfg) for e in (0, 39, 40, 80, 169)]
     assert paper == pytest.approx([0, 0, 0.1, 0.2, 0.4])
     assert [compressed_share(e, 20, cfg) for e in (0, 4, 5, 19)] == pytest.approx([0, 0, 0.1, 0.3])
-    learner = Learner(smoke_config(cim={"artifact_aug": True}))
+    learner = make_learner(smoke_config(cim={"artifact_aug": True}))
     learner.model.expand(2)
     new = learner.data.train.of_classes([0, 1])
     ex = learner.data.train.of_classes([2])
@@ -161,13 +162,14 @@ def test_cim_boxes_come_from_the_learned_branch_and_are_scored_against_true_boxe
 
 def test_phase_wise_tau_holds_out_a_tenth_of_new_data_and_picks_from_the_grid():
     cfg = smoke_config(cim={"boxes": "cam", "phase_wise_tau": True, "tau_grid": [0.5, 0.7]})
-    learner = Learner(cfg)
+    learner = make_learner(cfg)
     ctx = PhaseContext(1, 3, 0, 2)
     new = learner.data.train.of_classes(ctx.new_classes)
-    kept = learner.cim.training_data(ctx, new)
-    assert len(kept) + len(learner.cim.holdout) == len(new) and len(learner.cim.holdout) == 4
+    [plugin] = learner.plugins
+    kept = plugin.phase_data(ctx, new)
+    assert len(kept) + len(plugin.holdout) == len(new) and len(plugin.holdout) == 4
     learner.method.before_phase(learner, ctx)
-    assert learner.cim.pick_tau(learner, ctx) in (0.5, 0.7)
+    assert plugin.pick_tau(learner, ctx) in (0.5, 0.7)
 
 
 def test_stored_exemplars_are_compressed_and_decode_to_images():

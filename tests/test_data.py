@@ -6,7 +6,7 @@ import pytest
 
 from raycil.config import ProtocolConfig
 from raycil.data import files, synthetic
-from raycil.data.protocol import class_order, phase_classes, phase_sizes, remap_labels
+from raycil.data.protocol import class_order, phase_contexts, phase_sizes, remap_labels
 
 
 def test_default_class_order_is_numpy_seed_1993():
@@ -40,7 +40,10 @@ def test_imagenet100_subset_is_the_seed_1993_permutation_of_sorted_synsets():
 def test_phase_sizes(protocol, classes, sizes):
     got = phase_sizes(ProtocolConfig(**protocol), classes)
     assert got == sizes
-    assert [len(r) for r in phase_classes(got)] == sizes
+    contexts = phase_contexts(ProtocolConfig(**protocol), classes)
+    assert [len(c.new_classes) for c in contexts] == sizes
+    assert [c.known for c in contexts] == [sum(sizes[:i]) for i in range(len(sizes))]
+    assert contexts[0].is_first and contexts[-1].total == classes
 
 
 def test_uneven_split_is_an_error():

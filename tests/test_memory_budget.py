@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 from memory_helpers import fill_phases
 
 from raycil.memory.budget import EPS, Budget
-from raycil.memory.store import ExemplarMemory, PlainExemplar
+from raycil.memory.codec import Candidates, PlainExemplar, RawCodec
+from raycil.memory.store import ExemplarMemory
 
 
 def fill(memory: ExemplarMemory, phases: list[int], per_class: int,
@@ -14,7 +15,7 @@ def fill(memory: ExemplarMemory, phases: list[int], per_class: int,
     """Plain exemplars: class c's images are all c, with random features for herding."""
     def add(c: int, share: float) -> None:
         images = np.full((per_class, 2, 2, 3), c, np.uint8)
-        memory.add_class(c, images, rng.normal(size=(per_class, 5)), share, rng)
+        memory.add_class(c, images, Candidates(rng.normal(size=(per_class, 5))), share, rng)
     return fill_phases(memory, phases, add)
 
 
@@ -27,7 +28,7 @@ def fill(memory: ExemplarMemory, phases: list[int], per_class: int,
     selection=st.sampled_from(["herding", "random"]),
 )
 def test_budget_never_exceeded_and_classes_balanced(mode, units, phases, per_class, selection):
-    memory = ExemplarMemory(Budget(mode, units), selection)
+    memory = ExemplarMemory(Budget(mode, units), selection, RawCodec())
     for seen in fill(memory, phases, per_class, np.random.default_rng(0)):
         assert memory.units_used <= memory.budget.total(seen) + EPS
         counts = list(memory.counts().values())
@@ -40,22 +41,29 @@ def test_budget_never_exceeded_and_classes_balanced(mode, units, phases, per_cla
 
 
 def test_shrinking_keeps_selection_prefix():
-    memory = ExemplarMemory(Budget("fixed", 20), "herding")
+    memory = ExemplarMemory(Budget("fixed", 20), "herding", RawCodec())
     rng = np.random.default_rng(0)
     images = np.arange(10 * 12, dtype=np.uint8).reshape(10, 2, 2, 3)
-    memory.add_class(0, images, rng.normal(size=(10, 3)), 10, rng)
+    memory.add_class(0, images, Candidates(rng.normal(size=(10, 3))), 10, rng)
     before = [e.decode().copy() for e in memory.classes[0]]
     memory.shrink(4)
     after = [e.decode() for e in memory.classes[0]]
     assert len(after) == 5 and all((a == b).all() for a, b in zip(after, before[:5], strict=False))
 
 
+class CheapExemplar(PlainExemplar):
+    @property
+    def units(self) -> float:
+        return 0.4
+
+
+class CheapCodec(RawCodec):
+    def encode(self, image, arg):
+        return CheapExemplar(image)
+
+
 def test_fractional_costs_fill_as_many_as_fit():
-    memory = ExemplarMemory(Budget("growing", 3), "random")
+    memory = ExemplarMemory(Budget("growing", 3), "random", CheapCodec())
     rng = np.random.default_rng(0)
-
-    def cheap(image, index):
-        return PlainExemplar(image, units=0.4)
-
-    memory.add_class(0, np.zeros((20, 2, 2, 3), np.uint8), None, 3.0, rng, encode=cheap, min_units=0.4)
+    memory.add_class(0, np.zeros((20, 2, 2, 3), np.uint8), Candidates(None), 3.0, rng)
     assert len(memory.classes[0]) == 7 and memory.units_used <= 3 + EPS

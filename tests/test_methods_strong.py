@@ -13,13 +13,13 @@ from smoke_helpers import smoke_config
 
 from raycil.config import ExperimentConfig, load_config
 from raycil.learner import Learner
-from raycil.memory.service import MemoryService
 from raycil.methods.foster import balanced_kd, effective_number_weights
 from raycil.methods.losses import kd_loss
 from raycil.methods.lucir import margin_ranking_loss
 from raycil.methods.wa import align_weights
 from raycil.models.cosine import CosineLinear
 from raycil.phases import run_phases
+from raycil.plugins import make_learner, make_memory
 from raycil.run import run_experiment
 
 TIMING = ("train_seconds", "images_per_s")
@@ -42,7 +42,7 @@ def smoke_profile(method: str) -> ExperimentConfig:
 
 def run_inspected(cfg: ExperimentConfig, inspect: Inspect) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run every phase and record ``inspect(learner)`` at the end of each one."""
-    learner, memory, seen = Learner(cfg), MemoryService(cfg), []
+    learner, memory, seen = make_learner(cfg), make_memory(cfg), []
     result = run_phases(cfg, learner, memory, on_phase=lambda metrics, history: seen.append(inspect(learner)))
     return result, seen
 

@@ -7,10 +7,9 @@ import pytest
 import torch
 from smoke_helpers import first_phase, smoke_config
 
-from raycil.learner import Learner
-from raycil.memory.service import MemoryService
+from raycil.data.protocol import phase_contexts
 from raycil.models import GrowingLinear
-from raycil.phases import phase_contexts
+from raycil.plugins import make_learner, make_memory
 from raycil.run import main, run_experiment
 
 
@@ -47,8 +46,8 @@ def test_memory_free_methods_store_nothing():
 
 def test_replay_batches_join_every_new_batch_with_k_exemplars():
     cfg = smoke_config(method={"name": "ssil"}, train={"replay_batch_size": 5, "batch_size": 8})
-    learner, memory = Learner(cfg), MemoryService(cfg)
-    ctx1, ctx2 = phase_contexts(cfg)[:2]
+    learner, memory = make_learner(cfg), make_memory(cfg)
+    ctx1, ctx2 = phase_contexts(cfg.protocol, cfg.num_classes)[:2]
     learner.train_phase(ctx1, memory.exemplars())
     memory.update(ctx1, learner.exemplar_candidates(ctx1, True))
     seen: list[torch.Tensor] = []

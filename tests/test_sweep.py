@@ -1,6 +1,7 @@
 """A small end-to-end sweep on a local Ray (2 CPUs, dashboard on for the state API): trial count
 and output files, ASHA stopping the weak variant early, the Optuna round trip against
-trials.csv, and both actors of every trial visible under their names while it runs."""
+trials.csv, both actors of every trial visible under their names while it runs, and the
+exemplars passing from actor to actor without the driver."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import pandas as pd
 import pytest
 import ray
 from ray.util.state import list_actors
-from sweep_helpers import write_sweep
+from sweep_helpers import TINY, reference_phases, same_metrics, write_sweep
 
 from raycil import report
+from raycil.actors import LearnerActor, MemoryActor, RemoteLearner, RemoteMemory, spawn
+from raycil.config import build_config
+from raycil.phases import run_phases
 from raycil.sweep import run_sweep
 from raycil.sweep_config import plan_sweep
 
@@ -125,3 +129,32 @@ def test_optuna_search_study_is_the_live_one_with_every_trial(tmp_path, ray_loca
         assert t.intermediate_values == pytest.approx(rows["avg_inc_acc"].to_dict())
         assert t.value == pytest.approx(rows["avg_inc_acc"].iloc[-1])
         assert t.user_attrs["variant"] == "base" and t.user_attrs["seed"] == 0
+
+
+def test_exemplars_travel_between_the_actors_not_through_the_driver(ray_local, monkeypatch):
+    """The phase loop over a trial's two actors: exemplars and candidates go from one actor to the
+    other as object references; the driver fetches only the small per-phase results, and the run
+    ends with the metrics of the in-process one."""
+    cfg = build_config({**TINY, "seed": 3})
+    learner = RemoteLearner(spawn(LearnerActor, "LearnerActor[objref-test]", cfg, None, 0, 1.0))
+    memory = RemoteMemory(spawn(MemoryActor, "MemoryActor[objref-test]", cfg, None, 0, 0.5))
+    fetched: list[object] = []
+    real_get = ray.get
+
+    def recording_get(refs, *args, **kwargs):
+        value = real_get(refs, *args, **kwargs)
+        fetched.append(value)
+        return value
+
+    monkeypatch.setattr(ray, "get", recording_get)
+    try:
+        phases = run_phases(cfg, learner, memory)["phases"]
+    finally:
+        monkeypatch.undo()
+        for side in (learner, memory):
+            ray.kill(side.actor)
+    assert fetched and all(isinstance(v, dict | bool | type(None)) for v in fetched), \
+        {type(v).__name__ for v in fetched}
+    assert phases[-1]["exemplars"] == 8
+    expected = reference_phases(cfg)
+    assert [same_metrics(e, g) for e, g in zip(expected, phases, strict=True)] == [[]] * len(phases)

@@ -13,11 +13,11 @@ import numpy as np
 
 from raycil.cim.boxes import boxes_from_maps, class_activation_maps, image_shapes
 from raycil.cim.compression import Box, compress
-from raycil.config import CimConfig
+from raycil.cim.config import CimConfig
 from raycil.data.batches import BatchSource
 
 if TYPE_CHECKING:
-    from raycil.learner import Learner
+    from raycil.seam import LearnerHost
 
 
 def rescaled_period(period: int, of_epochs: int, epochs: int) -> int:
@@ -40,13 +40,13 @@ class ArtifactAugmentation:
         self.shapes = image_shapes(images)
         self.boxes: list[Box | None] = []
 
-    def on_epoch_start(self, learner: Learner, source: BatchSource, epoch: int, epochs: int) -> None:
+    def on_epoch_start(self, host: LearnerHost, source: BatchSource, epoch: int, epochs: int) -> None:
         refresh = rescaled_period(self.cfg.artifact_refresh_epochs, self.cfg.artifact_of_epochs, epochs)
         share = compressed_share(epoch, epochs, self.cfg)
         if share > 0 and (not self.boxes or epoch % refresh == 0):
-            maps = class_activation_maps(learner, self.images, self.labels)
+            maps = class_activation_maps(host, self.images, self.labels)
             self.boxes = boxes_from_maps(maps, self.cfg.tau, self.shapes)
-            learner.method.train_mode(learner.model)
+            host.train_mode()
         n = len(self.labels)
         chosen = self.rng.choice(n, size=int(round(share * n)), replace=False) if share > 0 else []
         source.set_overrides({int(i): compress(self.images[int(i)], self.boxes[int(i)], self.cfg.eta)

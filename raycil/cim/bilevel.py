@@ -27,7 +27,7 @@ from torch.func import functional_call
 
 from raycil.cim.branch import MaskBranch
 from raycil.cim.compression import cam_maps, soft_compress
-from raycil.config import CimConfig
+from raycil.cim.config import CimConfig
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -15,7 +15,7 @@ from raycil.cim.compression import Box, cam_maps, center_box, mask_box, random_b
 
 if TYPE_CHECKING:
     from raycil.cim.branch import MaskBranch
-    from raycil.learner import Learner
+    from raycil.seam import LearnerHost
 
 
 def image_shapes(images: Any) -> list[tuple[int, int]]:
@@ -25,18 +25,17 @@ def image_shapes(images: Any) -> list[tuple[int, int]]:
     return [tuple(images[i].shape[:2]) for i in range(len(images))]  # type: ignore[misc]
 
 
-@torch.no_grad()
-def class_activation_maps(learner: Learner, images: Any, labels: np.ndarray,
+def class_activation_maps(host: LearnerHost, images: Any, labels: np.ndarray,
                           branch: MaskBranch | None = None) -> np.ndarray:
     """CAM of every image for its true class (Eq. 1, min-max normalised, at the network's input
     size), from the CIL model or, with ``branch``, from the CIM model sharing its weights."""
-    model = learner.model.eval()
-    source = learner.batches(images, labels, train=False, cam=True)
-    maps = []
+    model = host.model
+
+    def cams(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+        return cam_maps(model(x)["fmaps"], model.head.weight, y, tuple(x.shape[-2:])).float().cpu().numpy()
+
     with branch.active(model) if branch is not None else nullcontext():
-        for x, y in source.epoch(learner.cfg.train.eval_batch_size, shuffle=False):
-            cams = cam_maps(model(x)["fmaps"], model.head.weight, y, tuple(x.shape[-2:]))
-            maps.append(cams.float().cpu().numpy())
+        maps = host.infer(images, labels, cams, cam=True)
     return np.concatenate(maps) if maps else np.zeros((0, 1, 1), np.float32)
 
 

@@ -1,16 +1,18 @@
 """The learner side of the CIM plug-in (Luo et al., CVPR 2023): it composes with any CIL method
-through the training loop's hooks and the exemplar candidates it hands to the memory, never
-through method-specific code.
+through the seam's training-loop hooks and the exemplar candidates it hands to the memory,
+never through method-specific code.
 
 Per phase (Algorithm 1): optionally hold out a share of D_i to pick τ (Table 3 row 7); during
 training, artifact augmentation (§4.1) and the mask-level optimization of φ (per epoch, bilevel,
-Eq. 5-9; or per batch, joint, row 8); after training, compress every new-class candidate with
-its box (Eq. 1-3) and embed the compressed images, so herding ranks what will be stored.
+Eq. 5-9; or per batch, joint, row 8); after training, box every new-class candidate (Eq. 1-2),
+compress it (Eq. 3) and embed the compressed image, so herding ranks what will be stored; the
+memory's :class:`~raycil.cim.storage.CimCodec` stores it with that box.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -18,23 +20,28 @@ import numpy as np
 import torch
 
 from raycil.cim.augment import ArtifactAugmentation
-from raycil.cim.bilevel import MaskBatch, PhiOptimizer, bilevel_objective, joint_objective, kept_buffers
+from raycil.cim.bilevel import (
+    MaskBatch,
+    Objective,
+    PhiOptimizer,
+    bilevel_objective,
+    joint_objective,
+    kept_buffers,
+)
 from raycil.cim.boxes import boxes_from_maps, class_activation_maps, fixed_boxes, image_shapes
 from raycil.cim.branch import MaskBranch
 from raycil.cim.compression import Box, box_iou, compress, coverage
-from raycil.config import ExperimentConfig
+from raycil.cim.config import CimConfig
 from raycil.data.batches import BatchSource
-from raycil.data.imageset import ImageSet, stack_images
-from raycil.methods import PhaseContext
+from raycil.data.imageset import ImageSet, decoded, stack_images
+from raycil.data.protocol import PhaseContext
+from raycil.memory.codec import Candidates
+from raycil.memory.store import Exemplars
 from raycil.models.backbones import Backbone
+from raycil.seam import LearnerHost, LearnerPlugin, PhaseCandidates, TrainingHooks
 
 if TYPE_CHECKING:
-    from raycil.learner import Learner
-
-
-def decoded(images: Any) -> Any:
-    """Images as arrays (file images decoded), for compression."""
-    return images if isinstance(images, np.ndarray) else [images[i] for i in range(len(images))]
+    from raycil.config import ExperimentConfig
 
 
 def compress_all(images: Any, boxes: list[Box | None], eta: float, eta_inner: float) -> Any:
@@ -42,15 +49,12 @@ def compress_all(images: Any, boxes: list[Box | None], eta: float, eta_inner: fl
     return stack_images([compress(im, b, eta, eta_inner) for im, b in zip(images, boxes, strict=True)])
 
 
-def top1(learner: Learner, images: Any, labels: np.ndarray, total: int) -> float:
+def top1(host: LearnerHost, images: Any, labels: np.ndarray, total: int) -> float:
     """Top-1 accuracy (%) of the CIL model's classifier over the first ``total`` classes."""
-    model = learner.model.eval()
-    hits = 0
-    with torch.no_grad():
-        for x, y in learner.batches(images, labels, train=False).epoch(learner.cfg.train.eval_batch_size,
-                                                                       shuffle=False):
-            hits += int((model(x)["logits"][:, :total].argmax(1) == y).sum())
-    return 100.0 * hits / max(1, len(labels))
+    def hits(x: torch.Tensor, y: torch.Tensor) -> int:
+        return int((host.model(x)["logits"][:, :total].argmax(1) == y).sum())
+
+    return 100.0 * sum(host.infer(images, labels, hits)) / max(1, len(labels))
 
 
 def xyxy_to_box(b: np.ndarray) -> Box:
@@ -58,32 +62,32 @@ def xyxy_to_box(b: np.ndarray) -> Box:
     return int(b[1]), int(b[0]), int(b[3]), int(b[2])
 
 
-class PhaseHooks:
+class PhaseHooks(TrainingHooks):
     """The training-loop hooks of one phase: artifact augmentation and φ's updates."""
 
-    def __init__(self, plugin: CimPlugin, learner: Learner, ctx: PhaseContext, new: ImageSet,
-                 exemplars: tuple[Any, np.ndarray]):
-        self.plugin, self.learner, self.ctx = plugin, learner, ctx
-        c = plugin.cfg.cim
-        rng = np.random.default_rng([plugin.cfg.seed, ctx.phase, 17])
+    def __init__(self, plugin: CimPlugin, host: LearnerHost, ctx: PhaseContext, new: ImageSet,
+                 exemplars: Exemplars):
+        self.plugin, self.host, self.ctx = plugin, host, ctx
+        c = plugin.settings
+        rng = np.random.default_rng([plugin.seed, ctx.phase, 17])
         self.artifacts = None
         if c.artifact_aug:
             self.artifacts = ArtifactAugmentation(c, decoded(new.images), new.labels, rng)
         # φ's batches come from their own generator: the CIL model's batches stay those of a run
         # without the plug-in (common random numbers across the Table 3 rows)
         generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        self.new = BatchSource(new.images, new.labels, learner.device, True, generator)
+        self.new = BatchSource(new.images, new.labels, host.device, True, generator)
         ex_images, ex_labels = exemplars
         self.exemplars = None
         if len(ex_labels):
-            self.exemplars = BatchSource(ex_images, ex_labels, learner.device, True, generator)
+            self.exemplars = BatchSource(ex_images, ex_labels, host.device, True, generator)
 
     def cil_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.learner.method.loss(self.learner, x, y, self.ctx)
+        return self.host.loss(x, y, self.ctx)
 
     def on_epoch_start(self, source: BatchSource, epoch: int, epochs: int) -> None:
         if self.artifacts is not None:
-            self.artifacts.on_epoch_start(self.learner, source, epoch, epochs)
+            self.artifacts.on_epoch_start(self.host, source, epoch, epochs)
 
     def after_step(self, x: torch.Tensor, y: torch.Tensor, lr_ratio: float) -> None:
         """Joint training (row 8): one φ update on the step's own batch."""
@@ -91,15 +95,15 @@ class PhaseHooks:
             old = y < self.ctx.known
             batch = MaskBatch(x[~old], y[~old], x[old], y[old], self.ctx.total)
             if len(batch.y_new):
-                objective = partial(joint_objective, self.learner.model, self.plugin.branch, batch,
-                                    self.plugin.cfg.cim)
-                self.plugin.update_phi(self.learner, objective, lr_ratio)
+                objective = partial(joint_objective, self.host.model, self.plugin.branch, batch,
+                                    self.plugin.settings)
+                self.plugin.update_phi(self.host, objective, lr_ratio)
 
     def on_epoch_end(self, epoch: int, epochs: int, lr_ratio: float) -> None:
         """BOP (rows 9-11): after the epoch's θ updates, ``outer_steps`` φ updates (Eq. 7-9)."""
         if self.plugin.mask_learning != "bilevel":
             return
-        c = self.plugin.cfg.cim
+        c = self.plugin.settings
         for _ in range(c.outer_steps):
             x_new, y_new = self.new.sample(c.outer_batch_size)
             if self.exemplars is not None:
@@ -107,119 +111,125 @@ class PhaseHooks:
             else:
                 x_mem, y_mem = x_new[:0], y_new[:0]
             batch = MaskBatch(x_new, y_new, x_mem, y_mem, self.ctx.total)
-            objective = partial(bilevel_objective, self.learner.model, self.plugin.branch, self.cil_loss,
+            objective = partial(bilevel_objective, self.host.model, self.plugin.branch, self.cil_loss,
                                 batch, c, c.beta1 * lr_ratio)
-            self.plugin.update_phi(self.learner, objective, lr_ratio)
+            self.plugin.update_phi(self.host, objective, lr_ratio)
 
 
-class CimPlugin:
+class CimPlugin(LearnerPlugin):
     """CIM state that lives with the learner: the mask branch φ, the phase's τ and its stats."""
 
     def __init__(self, cfg: ExperimentConfig):
-        self.cfg = cfg
+        self.settings: CimConfig = cfg.cim
+        self.seed = cfg.seed
         self.branch: MaskBranch | None = None
-        self.tau = cfg.cim.tau
+        self.tau = self.settings.tau
         self.holdout: ImageSet | None = None
-        self.stats: dict[str, float] = {}
+        self.last_stats: dict[str, float] = {}
 
     @property
     def mask_learning(self) -> str | None:
-        return self.cfg.cim.mask_learning if self.cfg.cim.learns_masks else None
+        return self.settings.mask_learning if self.settings.learns_masks else None
 
     # ------------------------------------------------------------------ training
-    def training_data(self, ctx: PhaseContext, new: ImageSet) -> ImageSet:
+    def phase_data(self, ctx: PhaseContext, data: ImageSet) -> ImageSet:
         """D_i minus the held-out share used to pick τ (row 7); D_i unchanged otherwise."""
-        if not self.cfg.cim.phase_wise_tau:
-            return new
-        rng = np.random.default_rng([self.cfg.seed, ctx.phase, 29])
-        held = np.zeros(len(new), bool)
-        for c in np.unique(new.labels):
-            idx = np.flatnonzero(new.labels == c)
-            held[rng.choice(idx, size=max(1, round(self.cfg.cim.holdout * len(idx))), replace=False)] = True
-        self.holdout = new.subset(np.flatnonzero(held))
-        return new.subset(np.flatnonzero(~held))
+        if not self.settings.phase_wise_tau:
+            return data
+        rng = np.random.default_rng([self.seed, ctx.phase, 29])
+        held = np.zeros(len(data), bool)
+        for c in np.unique(data.labels):
+            idx = np.flatnonzero(data.labels == c)
+            held[rng.choice(idx, size=max(1, round(self.settings.holdout * len(idx))), replace=False)] = True
+        self.holdout = data.subset(np.flatnonzero(held))
+        return data.subset(np.flatnonzero(~held))
 
-    def phase_hooks(self, learner: Learner, ctx: PhaseContext, new: ImageSet,
-                    exemplars: tuple[Any, np.ndarray]) -> PhaseHooks:
-        if self.cfg.cim.learns_masks and self.branch is None:
-            template = next(m for m in learner.model.modules() if isinstance(m, Backbone))
-            self.branch = MaskBranch(template, self.cfg.cim.last_block_only).to(learner.device)
-        return PhaseHooks(self, learner, ctx, new, exemplars)
+    def phase_hooks(self, host: LearnerHost, ctx: PhaseContext, new: ImageSet,
+                    exemplars: Exemplars) -> PhaseHooks:
+        if self.settings.learns_masks and self.branch is None:
+            template = next(m for m in host.model.modules() if isinstance(m, Backbone))
+            self.branch = MaskBranch(template, self.settings.last_block_only).to(host.device)
+        return PhaseHooks(self, host, ctx, new, exemplars)
 
-    def update_phi(self, learner: Learner, objective: Any, lr_ratio: float) -> None:
+    def update_phi(self, host: LearnerHost, objective: Callable[[], Objective], lr_ratio: float) -> None:
         """One step on φ (clipped, β2 annealed); θ and batch-norm statistics stay as they were."""
         assert self.branch is not None
-        with kept_buffers(learner.model):
+        with kept_buffers(host.model):
             loss, _ = objective()
-            PhiOptimizer(self.branch, self.cfg.cim).step(loss, lr_ratio)
+            PhiOptimizer(self.branch, self.settings).step(loss, lr_ratio)
 
     # ------------------------------------------------------------------ exemplar candidates
-    def maps(self, learner: Learner, images: Any, labels: np.ndarray, learned: bool) -> np.ndarray:
-        return class_activation_maps(learner, images, labels, self.branch if learned else None)
+    def maps(self, host: LearnerHost, images: Any, labels: np.ndarray, learned: bool) -> np.ndarray:
+        return class_activation_maps(host, images, labels, self.branch if learned else None)
 
-    def pick_tau(self, learner: Learner, ctx: PhaseContext) -> float:
+    def pick_tau(self, host: LearnerHost, ctx: PhaseContext) -> float:
         """Row 7: the largest τ of the grid whose compressed held-out images keep the model's
         accuracy within ``tau_tolerance`` points of the originals'."""
-        c, held = self.cfg.cim, self.holdout
+        c, held = self.settings, self.holdout
         assert held is not None
         images = decoded(held.images)
         shapes = image_shapes(images)
-        maps = self.maps(learner, held.images, held.labels, c.boxes == "cim")
-        base = top1(learner, held.images, held.labels, ctx.total)
+        maps = self.maps(host, held.images, held.labels, c.boxes == "cim")
+        base = top1(host, held.images, held.labels, ctx.total)
         for tau in sorted(c.tau_grid, reverse=True):
             boxes = boxes_from_maps(maps, tau, shapes)
             comp = compress_all(images, boxes, c.eta, c.eta_inner)
-            if top1(learner, comp, held.labels, ctx.total) >= base - c.tau_tolerance:
+            if top1(host, comp, held.labels, ctx.total) >= base - c.tau_tolerance:
                 return tau
         return min(c.tau_grid)
 
-    def boxes(self, learner: Learner, images: Any, labels: np.ndarray,
+    def boxes(self, host: LearnerHost, images: Any, labels: np.ndarray,
               shapes: list[tuple[int, int]], rng: np.random.Generator) -> list[Box | None]:
-        kind = self.cfg.cim.boxes
+        kind = self.settings.boxes
         if kind in ("cam", "cim"):
-            return boxes_from_maps(self.maps(learner, images, labels, kind == "cim"), self.tau, shapes)
+            return boxes_from_maps(self.maps(host, images, labels, kind == "cim"), self.tau, shapes)
         return fixed_boxes(kind, shapes, rng)
 
-    def candidates(self, learner: Learner, ctx: PhaseContext,
-                   with_features: bool) -> dict[int, dict[str, Any]]:
-        """Per new class: each training image's box and (H, W) and, for herding, the embedding
-        of its compressed version (Algorithm 1 lines 9-10)."""
-        c = self.cfg.cim
+    def candidates(self, host: LearnerHost, ctx: PhaseContext, with_features: bool) -> PhaseCandidates | None:
+        """Per new class: each training image's box (the codec's argument) and, for herding, the
+        embedding of its compressed version (Algorithm 1 lines 9-10)."""
+        c = self.settings
+        if c.boxes == "none":
+            self.last_stats = {}
+            return None
         if c.phase_wise_tau:
-            self.tau = self.pick_tau(learner, ctx)
-        rng = np.random.default_rng([self.cfg.seed, ctx.phase, 31])
-        out: dict[int, dict[str, Any]] = {}
+            self.tau = self.pick_tau(host, ctx)
+        rng = np.random.default_rng([self.seed, ctx.phase, 31])
+        out: dict[int, Candidates[Box | None]] = {}
         seen: dict[str, list[float]] = {"candidate_box_coverage": [], "true_box_coverage": [],
                                         "cam_iou": [], "cim_iou": []}
         for cls in ctx.new_classes:
-            data = learner.data.train.of_classes([cls])
+            data = host.data.train.of_classes([cls])
             images = decoded(data.images)
             shapes = image_shapes(images)
-            boxes = self.boxes(learner, data.images, data.labels, shapes, rng)
+            boxes = self.boxes(host, data.images, data.labels, shapes, rng)
             feats = None
             if with_features:
-                feats = learner.embed(compress_all(images, boxes, c.eta, c.eta_inner)).cpu().numpy()
-            out[cls] = {"features": feats, "boxes": boxes, "shapes": shapes}
+                feats = host.embed(compress_all(images, boxes, c.eta, c.eta_inner)).cpu().numpy()
+            out[cls] = Candidates(feats, boxes)
             seen["candidate_box_coverage"] += [coverage(b, *hw) for b, hw in zip(boxes, shapes, strict=True)]
             if data.boxes is not None:
-                self.score_boxes(learner, data, boxes, shapes, seen)
-        self.stats = {"tau": float(self.tau), **{k: float(np.mean(v)) for k, v in seen.items() if v}}
+                self.score_boxes(host, data, boxes, shapes, seen)
+        self.last_stats = {"tau": float(self.tau), **{k: float(np.mean(v)) for k, v in seen.items() if v}}
         return out
 
-    def score_boxes(self, learner: Learner, data: ImageSet, boxes: list[Box | None],
+    def score_boxes(self, host: LearnerHost, data: ImageSet, boxes: list[Box | None],
                     shapes: list[tuple[int, int]], seen: dict[str, list[float]]) -> None:
         """IoU of the CAM boxes (and the CIM boxes when φ is learned) with the true object boxes
         of the generated data, and the true boxes' coverage (Table 5's object size)."""
         assert data.boxes is not None
         truth = [xyxy_to_box(b) for b in data.boxes]
         seen["true_box_coverage"] += [coverage(b, *hw) for b, hw in zip(truth, shapes, strict=True)]
-        if self.cfg.cim.boxes not in ("cam", "cim"):
+        if self.settings.boxes not in ("cam", "cim"):
             return
-        cam = boxes if self.cfg.cim.boxes == "cam" else boxes_from_maps(
-            self.maps(learner, data.images, data.labels, False), self.tau, shapes)
+        cam = boxes if self.settings.boxes == "cam" else boxes_from_maps(
+            self.maps(host, data.images, data.labels, False), self.tau, shapes)
         seen["cam_iou"] += [box_iou(a, b) for a, b in zip(cam, truth, strict=True)]
-        if self.cfg.cim.boxes == "cim":
+        if self.settings.boxes == "cim":
             seen["cim_iou"] += [box_iou(a, b) for a, b in zip(boxes, truth, strict=True)]
+
+    def stats(self) -> dict[str, float]:
+        return self.last_stats
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict[str, Any]:

@@ -51,11 +51,6 @@ class ImageSet:
     def of_classes(self, classes: Sequence[int]) -> ImageSet:
         return self.subset(np.flatnonzero(np.isin(self.labels, np.asarray(list(classes)))))
 
-    def materialize(self) -> list[np.ndarray] | np.ndarray:
-        """Decoded images, for storing in the exemplar memory."""
-        if isinstance(self.images, np.ndarray):
-            return self.images.copy()
-        return [self.images[i] for i in range(len(self.images))]
 
 
 class ChainedImages(Sequence):
@@ -70,6 +65,11 @@ class ChainedImages(Sequence):
     def __getitem__(self, i):  # type: ignore[override]
         i = int(i)
         return self.first[i] if i < len(self.first) else self.second[i - len(self.first)]
+
+
+def decoded(images: np.ndarray | Sequence) -> np.ndarray | list[np.ndarray]:
+    """Images as arrays: an array as it is, file images decoded (e.g. for compression)."""
+    return images if isinstance(images, np.ndarray) else [images[i] for i in range(len(images))]
 
 
 def stack_images(images: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:

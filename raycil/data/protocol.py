@@ -1,7 +1,10 @@
-"""Class order and phase splits (DESIGN.md "class order"; LFS / LFH protocols of CIM §5.1)."""
+"""Class order and phase splits (DESIGN.md "class order"; LFS / LFH protocols of CIM §5.1), and
+the :class:`PhaseContext` every part of a run receives: which phase this is and which classes
+are new in it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,10 +62,29 @@ def phase_sizes(protocol: ProtocolConfig, num_classes: int) -> list[int]:
     return [first] + [inc] * rest
 
 
-def phase_classes(sizes: list[int]) -> list[range]:
-    """The (remapped) class ids new in each phase."""
-    out, start = [], 0
-    for size in sizes:
-        out.append(range(start, start + size))
-        start += size
+@dataclass(frozen=True)
+class PhaseContext:
+    """Phase ``phase`` (1-based) of ``num_phases``: classes ``known..total-1`` are new."""
+
+    phase: int
+    num_phases: int
+    known: int
+    total: int
+
+    @property
+    def new_classes(self) -> range:
+        return range(self.known, self.total)
+
+    @property
+    def is_first(self) -> bool:
+        return self.phase == 1
+
+
+def phase_contexts(protocol: ProtocolConfig, num_classes: int) -> list[PhaseContext]:
+    """The phases of a run, in order, with the (remapped) class ids new in each."""
+    sizes = phase_sizes(protocol, num_classes)
+    out, known = [], 0
+    for i, size in enumerate(sizes):
+        out.append(PhaseContext(i + 1, len(sizes), known, known + size))
+        known += size
     return out

@@ -1,57 +1,50 @@
 """The memory side of a run: what a MemoryActor hosts (and ``raycil.run`` uses in-process).
 
 It reads the new classes' training images itself (the dataset is deterministic from the
-config), so the learner sends only embeddings, never images, across actors.
+config), so the learner sends only each class's :class:`~raycil.memory.codec.Candidates`
+(embeddings and codec arguments), never images, across actors. It is built with the codec the
+config chooses (``raycil.plugins.exemplar_codec``) and names no plug-in.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from raycil.config import ExperimentConfig
+from raycil.data.protocol import PhaseContext
 from raycil.data.registry import load_dataset
 from raycil.memory.budget import Budget
-from raycil.memory.compressed import CompressedExemplar, compressed_encoder, min_cost
-from raycil.memory.store import ExemplarMemory
-from raycil.methods import PhaseContext
+from raycil.memory.codec import Candidates, ExemplarCodec
+from raycil.memory.store import ExemplarMemory, Exemplars
 from raycil.seeding import phase_seed
+
+if TYPE_CHECKING:
+    from raycil.config import ExperimentConfig
 
 
 class MemoryService:
-    def __init__(self, cfg: ExperimentConfig):
+    def __init__(self, cfg: ExperimentConfig, codec: ExemplarCodec[Any]):
         self.cfg = cfg
         self.data = load_dataset(cfg.dataset)
-        self.memory = ExemplarMemory(Budget(cfg.memory.mode, cfg.memory.budget), cfg.memory.selection)
+        self.memory = ExemplarMemory(Budget(cfg.memory.mode, cfg.memory.budget), cfg.memory.selection, codec)
 
-    def needs_features_for(self, ctx: PhaseContext) -> bool:
+    def needs_features(self) -> bool:
         """Herding ranks candidates by their embeddings; random selection needs none."""
         return self.memory.selection == "herding"
 
-    def update(self, ctx: PhaseContext, candidates: dict[int, dict[str, Any]]) -> None:
-        """Shrink old classes to their new share, then select and store the new classes'.
-
-        ``candidates[c]`` holds the embeddings herding ranks (``features``) and, with the CIM
-        plug-in, each candidate's box and size (``boxes``, ``shapes``): those are stored
-        compressed (CIM Eq. 3-4), as many as fit the class's share ("many-shot")."""
+    def update(self, ctx: PhaseContext, candidates: Mapping[int, Candidates[Any]]) -> None:
+        """Shrink old classes to their new share, then select and store the new classes'
+        (as many as the codec fits in a class's share: "many-shot" for compressed exemplars)."""
         self.memory.shrink(ctx.total)
         share = self.memory.budget.per_class(ctx.total)
         rng = np.random.default_rng(phase_seed(self.cfg.seed, ctx.phase))
-        c_cfg = self.cfg.cim
         for c in ctx.new_classes:
             images = self.data.train.of_classes([c]).images
-            cand = candidates.get(c, {})
-            boxes = cand.get("boxes")
-            if boxes is None:
-                self.memory.add_class(c, images, cand.get("features"), share, rng)
-                continue
-            encode = compressed_encoder(boxes, c_cfg.eta, c_cfg.eta_inner)
-            cheapest = min_cost(boxes, cand["shapes"], c_cfg.eta, c_cfg.eta_inner)
-            self.memory.add_class(c, images, cand.get("features"), share, rng,
-                                  encode=encode, min_units=cheapest)
+            self.memory.add_class(c, images, candidates.get(c, Candidates(None)), share, rng)
 
-    def exemplars(self) -> tuple[Any, np.ndarray]:
+    def exemplars(self) -> Exemplars:
         return self.memory.exemplar_arrays()
 
     def stats(self) -> dict[str, float]:
@@ -63,18 +56,8 @@ class MemoryService:
             "exemplars_per_class": float(np.mean(counts)),
             "exemplars_per_class_min": float(np.min(counts)),
             "exemplars_per_class_max": float(np.max(counts)),
-            **self.compression_stats(),
+            **self.memory.codec.stats(self.memory.stored),
         }
-
-    def compression_stats(self) -> dict[str, float]:
-        """For compressed memories: mean box coverage H_B W_B / (H W) and mean units per stored
-        exemplar (the compression rate of CIM Figure S2: 1 = uncompressed)."""
-        stored = [e for items in self.memory.classes.values() for e in items]
-        boxed = [e for e in stored if isinstance(e, CompressedExemplar)]
-        if not boxed:
-            return {}
-        return {"box_coverage": float(np.mean([e.coverage for e in boxed])),
-                "units_per_exemplar": float(np.mean([e.units for e in stored]))}
 
     def state(self) -> dict[str, Any]:
         return self.memory.state()

@@ -2,69 +2,44 @@
 
 Each class keeps an ordered list of exemplars (selection priority first); when new classes
 arrive under a fixed budget, every old class keeps the longest prefix that fits its new share
-(class-balanced shrinking). An exemplar's cost is in memory units (DESIGN.md); plain exemplars
-cost one unit, compressed ones (CIM Eq. 4) less, so the same budget holds more of them.
+(class-balanced shrinking). An exemplar's cost is in memory units (DESIGN.md): a raw exemplar
+costs one unit, a compressed one (CIM, MRDC) its bytes over the original's, so the same budget
+holds more of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from raycil.data.imageset import stack_images
 from raycil.memory.budget import EPS, Budget
+from raycil.memory.codec import Candidates, Exemplar, ExemplarCodec
 from raycil.memory.selection import herding_order, random_order
 
-
-class Exemplar(Protocol):
-    units: float
-
-    def decode(self) -> np.ndarray: ...
-
-    @property
-    def nbytes(self) -> int: ...
-
-
-@dataclass
-class PlainExemplar:
-    """An original image: one memory unit."""
-
-    image: np.ndarray
-    units: float = 1.0
-
-    def decode(self) -> np.ndarray:
-        return self.image
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.image.nbytes)
-
-
-Encoder = Callable[[np.ndarray, int], Exemplar]  # (image, index in the candidate set) -> exemplar
-
-
-def plain_encoder(image: np.ndarray, index: int) -> Exemplar:
-    return PlainExemplar(np.ascontiguousarray(image))
+Exemplars = tuple[np.ndarray | list[np.ndarray], np.ndarray]  # decoded images (an array if one shape), labels
 
 
 class ExemplarMemory:
-    """Per-class ordered exemplar lists under a :class:`Budget`."""
+    """Per-class ordered exemplar lists under a :class:`Budget`, stored by one codec."""
 
-    def __init__(self, budget: Budget, selection: str = "herding"):
-        self.budget, self.selection = budget, selection
+    def __init__(self, budget: Budget, selection: str, codec: ExemplarCodec[Any]):
+        self.budget, self.selection, self.codec = budget, selection, codec
         self.classes: dict[int, list[Exemplar]] = {}
 
     # -------------------------------------------------------------- accounting
     @property
+    def stored(self) -> list[Exemplar]:
+        return [e for items in self.classes.values() for e in items]
+
+    @property
     def units_used(self) -> float:
-        return float(sum(e.units for items in self.classes.values() for e in items))
+        return float(sum(e.units for e in self.stored))
 
     @property
     def nbytes(self) -> int:
-        return int(sum(e.nbytes for items in self.classes.values() for e in items))
+        return int(sum(e.nbytes for e in self.stored))
 
     def counts(self) -> dict[int, int]:
         return {c: len(items) for c, items in sorted(self.classes.items())}
@@ -88,39 +63,29 @@ class ExemplarMemory:
         share = self.budget.per_class(num_seen_classes)
         self.classes = {c: self._prefix_within(items, share) for c, items in self.classes.items()}
 
-    def add_class(
-        self,
-        class_id: int,
-        images: Any,
-        features: np.ndarray | None,
-        share: float,
-        rng: np.random.Generator,
-        encode: Encoder = plain_encoder,
-        min_units: float = 1.0,
-    ) -> None:
-        """Select exemplars of one new class and store as many as fit in ``share`` units.
-
-        ``encode`` turns a candidate into what is stored (plain or compressed); ``min_units`` is
-        the cheapest possible cost, which bounds how many candidates selection must rank."""
-        n = len(images)
-        k = min(n, int(share / min_units + EPS)) if share > 0 else 0
-        if self.selection == "herding":
-            if features is None:
-                raise ValueError("herding selection needs the candidates' features")
-            order = herding_order(features, k)
-        else:
-            order = random_order(n, k, rng)
-        stored, used = [], 0.0
-        for i in order:
-            item = encode(images[int(i)], int(i))
-            if used + item.units > share + EPS:
-                break
-            stored.append(item)
-            used += item.units
+    def add_class(self, class_id: int, images: Any, candidates: Candidates[Any], share: float,
+                  rng: np.random.Generator) -> None:
+        """Store the best candidates of one new class, in selection order, encoded by the
+        codec, until the next one would overflow the class's ``share`` of units."""
+        stored: list[Exemplar] = []
+        if share > 0:
+            if self.selection == "herding":
+                if candidates.features is None:
+                    raise ValueError("herding selection needs the candidates' features")
+                order = herding_order(candidates.features)
+            else:
+                order = random_order(len(images), rng)
+            used = 0.0
+            for i in order:
+                item = self.codec.encode(images[i], candidates.arg(i))
+                if used + item.units > share + EPS:
+                    break
+                stored.append(item)
+                used += item.units
         self.classes[class_id] = stored
 
     # -------------------------------------------------------------- reading
-    def exemplar_arrays(self) -> tuple[np.ndarray | list[np.ndarray], np.ndarray]:
+    def exemplar_arrays(self) -> Exemplars:
         """Decoded exemplars (one array when all have one shape) and their labels."""
         images, labels = [], []
         for c, items in sorted(self.classes.items()):

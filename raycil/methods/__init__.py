@@ -1,6 +1,6 @@
-"""CIL methods: one file each, registered by the name used in ``method.name``."""
+"""CIL methods: one file each (hooks, settings, needs), registered here by ``Method.name``."""
 
-from raycil.methods.base import Method, PhaseContext
+from raycil.methods.base import Method
 from raycil.methods.der import DER
 from raycil.methods.finetune import FineTune
 from raycil.methods.foster import FOSTER
@@ -11,16 +11,16 @@ from raycil.methods.lwf import LwF
 from raycil.methods.ssil import SSIL
 from raycil.methods.wa import WA
 
-METHODS: dict[str, type[Method]] = {
-    "finetune": FineTune,
-    "icarl": ICaRL,
-    "lwf": LwF,
-    "ssil": SSIL,
-    "joint": Joint,
-    "lucir": LUCIR,
-    "wa": WA,
-    "der": DER,
-    "foster": FOSTER,
-}
+METHODS: dict[str, type[Method]] = {m.name: m for m in (
+    FineTune,
+    ICaRL,
+    LwF,
+    SSIL,
+    Joint,
+    LUCIR,
+    WA,
+    DER,
+    FOSTER,
+)}
 
-__all__ = ["METHODS", "Method", "PhaseContext"]
+__all__ = ["METHODS", "Method"]

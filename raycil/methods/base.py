@@ -1,58 +1,56 @@
-"""The method hooks every CIL method implements, and the phase context they receive.
+"""The method hooks every CIL method implements.
 
 A method builds its network, adapts it before a phase (grow the classifier, freeze a teacher),
 gives the loss of one mini-batch, may act after a phase (NME means, weight aligning, balanced
 fine-tuning), and predicts scores for evaluation. The learner owns the training loop, so the
 loop, the replay batches and the schedules exist once for every method.
+
+A method is one file: besides its hooks it declares its registry ``name``, its own settings
+(``settings``: the schema of the section ``method.<name>``), whether it keeps a memory, and any
+check its settings need against the rest of the experiment (``check``); ``raycil.methods``
+registers it with one line and ``raycil.config`` assembles the schema from the registry.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
 
+from raycil.data.protocol import PhaseContext
 from raycil.methods.losses import kd_loss
 from raycil.models import IncrementalNet, build_backbone
+from raycil.models.backbones import Backbone
+from raycil.schema import Strict
 
 if TYPE_CHECKING:
     from raycil.config import ExperimentConfig
     from raycil.learner import Learner
 
 
-@dataclass(frozen=True)
-class PhaseContext:
-    """Phase ``phase`` (1-based) of ``num_phases``: classes ``known..total-1`` are new."""
-
-    phase: int
-    num_phases: int
-    known: int
-    total: int
-
-    @property
-    def new_classes(self) -> range:
-        return range(self.known, self.total)
-
-    @property
-    def is_first(self) -> bool:
-        return self.phase == 1
-
-
 class Method:
     """Base class: plain cross-entropy over all seen classes (fine-tuning)."""
 
-    uses_memory: bool = True          # trains on D_i ∪ memory and asks the memory to select
-    trains_on_all_seen: bool = False  # joint training: all data of the seen classes
-    has_nme: bool = False             # also reports nearest-mean-of-exemplars accuracy
+    name: ClassVar[str]
+    settings: ClassVar[type[Strict] | None] = None  # the schema of ``method.<name>``, if any
+    uses_memory: ClassVar[bool] = True          # trains on D_i ∪ memory and asks the memory to select
+    trains_on_all_seen: ClassVar[bool] = False  # joint training: all data of the seen classes
 
     def __init__(self, cfg: ExperimentConfig, image_size: int | None):
         self.cfg, self.image_size = cfg, image_size
 
+    @classmethod
+    def check(cls, cfg: ExperimentConfig) -> None:
+        """Raise ValueError (one line naming the field) if the experiment cannot run this method."""
+
+    def backbone(self) -> Backbone:
+        """A fresh backbone as ``model`` configures it, for this dataset's image size."""
+        return build_backbone(self.cfg.model.backbone, self.image_size, self.cfg.model.width)
+
     def build_model(self) -> nn.Module:
-        return IncrementalNet(build_backbone(self.cfg.model.backbone, self.image_size, self.cfg.model.width))
+        return IncrementalNet(self.backbone())
 
     def before_phase(self, learner: Learner, ctx: PhaseContext) -> None:
         learner.model.expand(ctx.total - ctx.known)

@@ -23,10 +23,26 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
-from raycil.methods.base import Method, PhaseContext
-from raycil.models import build_backbone
+from raycil.data.protocol import PhaseContext
+from raycil.methods.base import Method
 from raycil.models.expandable import ExpandableNet
+from raycil.schema import Strict, scaled_epochs
+
+
+class DerConfig(Strict):
+    """``method.der``: auxiliary-loss weight, and the classifier re-training stage on the
+    balanced memory: ⌈ratio x ``train.epochs``⌉ epochs, 0 turns it off (official code: 30 epochs
+    for 170 of training, lr 0.1, softmax temperature 5)."""
+
+    aux_weight: float = Field(1.0, ge=0)
+    retrain_epoch_ratio: float = Field(30 / 170, ge=0)
+    retrain_lr: float = Field(0.1, gt=0)
+    retrain_temperature: float = Field(5.0, gt=0)
+
+    def retrain_epochs(self, train_epochs: int) -> int:
+        return scaled_epochs(self.retrain_epoch_ratio, train_epochs)
 
 
 def aux_targets(y: torch.Tensor, known: int) -> torch.Tensor:
@@ -35,8 +51,11 @@ def aux_targets(y: torch.Tensor, known: int) -> torch.Tensor:
 
 
 class DER(Method):
+    name = "der"
+    settings = DerConfig
+
     def build_model(self) -> ExpandableNet:
-        return ExpandableNet([build_backbone(self.cfg.model.backbone, self.image_size, self.cfg.model.width)])
+        return ExpandableNet([self.backbone()])
 
     def before_phase(self, learner, ctx: PhaseContext) -> None:
         net: ExpandableNet = learner.model
@@ -62,7 +81,7 @@ class DER(Method):
         net.set_aux(None)  # H_a only serves the representation learning stage
         net.freeze_backbones(keep_last=False)
         images, labels = exemplars
-        d = self.cfg.method.der
+        d: DerConfig = self.cfg.method.der
         if len(labels):
             learner.fit(learner.batches(images, labels, train=True), d.retrain_epochs(self.cfg.train.epochs),
                         d.retrain_lr, lambda x, y: F.cross_entropy(

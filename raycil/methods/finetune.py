@@ -6,3 +6,5 @@ from raycil.methods.base import Method
 
 class FineTune(Method):
     """Plain cross-entropy; everything is inherited from :class:`Method`."""
+
+    name = "finetune"

@@ -36,11 +36,29 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
-from raycil.methods.base import Method, PhaseContext
+from raycil.data.protocol import PhaseContext
+from raycil.methods.base import Method
 from raycil.methods.losses import kd_loss
-from raycil.models import GrowingLinear, build_backbone
+from raycil.models import GrowingLinear
 from raycil.models.expandable import ExpandableNet
+from raycil.schema import Strict, scaled_epochs
+
+
+class FosterConfig(Strict):
+    """``method.foster``: the PyCIL defaults the CIM paper inherits: β1 / β2 of the
+    effective-number class weights for boosting / compression, old-logit KD weight λ_okd, and
+    compression epochs = ⌈ratio x ``train.epochs``⌉ (130 for 170 boosting epochs). The KD
+    temperature is ``method.kd_temperature`` (T = 2)."""
+
+    beta1: float = Field(0.96, gt=0, lt=1)
+    beta2: float = Field(0.97, gt=0, lt=1)
+    okd_weight: float = Field(1.0, ge=0)
+    compression_epoch_ratio: float = Field(130 / 170, gt=0)
+
+    def compression_epochs(self, train_epochs: int) -> int:
+        return scaled_epochs(self.compression_epoch_ratio, train_epochs)
 
 
 def effective_number_weights(counts: np.ndarray, beta: float) -> torch.Tensor:
@@ -64,6 +82,9 @@ def balanced_kd(student: torch.Tensor, teacher: torch.Tensor, temperature: float
 
 
 class FOSTER(Method):
+    name = "foster"
+    settings = FosterConfig
+
     def __init__(self, cfg, image_size):
         super().__init__(cfg, image_size)
         self.old_head: GrowingLinear | None = None
@@ -71,7 +92,7 @@ class FOSTER(Method):
         self.boosted: ExpandableNet | None = None
 
     def build_model(self) -> ExpandableNet:
-        return ExpandableNet([build_backbone(self.cfg.model.backbone, self.image_size, self.cfg.model.width)])
+        return ExpandableNet([self.backbone()])
 
     def before_phase(self, learner, ctx: PhaseContext) -> None:
         self.boosted = None

@@ -10,11 +10,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from raycil.methods.base import DistillationMixin, Method, PhaseContext
+from raycil.data.protocol import PhaseContext
+from raycil.methods.base import DistillationMixin, Method
 
 
 class ICaRL(DistillationMixin, Method):
-    has_nme = True
+    name = "icarl"
 
     def __init__(self, cfg, image_size):
         super().__init__(cfg, image_size)

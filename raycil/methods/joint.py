@@ -4,5 +4,6 @@ from raycil.methods.base import Method
 
 
 class Joint(Method):
+    name = "joint"
     uses_memory = False
     trains_on_all_seen = True

@@ -23,10 +23,23 @@ import math
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
-from raycil.methods.base import DistillationMixin, Method, PhaseContext
-from raycil.models import IncrementalNet, build_backbone
+from raycil.data.protocol import PhaseContext
+from raycil.methods.base import DistillationMixin, Method
+from raycil.models import IncrementalNet
 from raycil.models.cosine import CosineLinear
+from raycil.schema import Strict
+
+
+class LucirConfig(Strict):
+    """``method.lucir``: LUCIR defaults for CIFAR: less-forget weight λ_base (λ = λ_base ·
+    sqrt(|C_o| / |C_n|)), margin m and number K of hard negatives of the margin ranking loss."""
+
+    lambda_base: float = Field(5.0, ge=0)
+    margin: float = Field(0.5, ge=0)
+    hard_negatives: int = Field(2, ge=1)
+    margin_weight: float = Field(1.0, ge=0)
 
 
 def less_forget_loss(features: torch.Tensor, old_features: torch.Tensor) -> torch.Tensor:
@@ -49,8 +62,11 @@ def margin_ranking_loss(cosine: torch.Tensor, y: torch.Tensor, known: int, k: in
 
 
 class LUCIR(DistillationMixin, Method):
+    name = "lucir"
+    settings = LucirConfig
+
     def build_model(self) -> IncrementalNet:
-        backbone = build_backbone(self.cfg.model.backbone, self.image_size, self.cfg.model.width)
+        backbone = self.backbone()
         return IncrementalNet(backbone, CosineLinear(backbone.out_dim))
 
     def before_phase(self, learner, ctx: PhaseContext) -> None:
@@ -64,7 +80,7 @@ class LUCIR(DistillationMixin, Method):
             return loss
         with torch.no_grad():
             old_features = self.teacher(x)["features"]
-        p = self.cfg.method.lucir
+        p: LucirConfig = self.cfg.method.lucir
         lam = p.lambda_base * math.sqrt(ctx.known / (ctx.total - ctx.known))
         cosine = learner.model.head.cosine(out["features"])[:, : ctx.total]
         return (loss + lam * less_forget_loss(out["features"], old_features)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from raycil.methods.base import DistillationMixin, Method, PhaseContext
+from raycil.data.protocol import PhaseContext
+from raycil.methods.base import DistillationMixin, Method
 
 
 class LwF(DistillationMixin, Method):
+    name = "lwf"
     uses_memory = False
 
     def loss(self, learner, x, y, ctx: PhaseContext) -> torch.Tensor:

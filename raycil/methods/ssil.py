@@ -6,10 +6,19 @@ from __future__ import annotations
 
 import torch
 
-from raycil.methods.base import Method, PhaseContext
+from raycil.data.protocol import PhaseContext
+from raycil.methods.base import Method
 from raycil.methods.losses import separated_softmax_loss
 
 
 class SSIL(Method):
+    name = "ssil"
+
+    @classmethod
+    def check(cls, cfg) -> None:
+        if cfg.train.replay_batch_size < 1:
+            raise ValueError("train.replay_batch_size must be >= 1 for method 'ssil' "
+                             "(SS-IL needs replay batches)")
+
     def loss(self, learner, x, y, ctx: PhaseContext) -> torch.Tensor:
         return separated_softmax_loss(learner.model(x)["logits"], y, ctx.known, ctx.total)

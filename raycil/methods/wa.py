@@ -19,7 +19,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from raycil.methods.base import DistillationMixin, Method, PhaseContext
+from raycil.data.protocol import PhaseContext
+from raycil.methods.base import DistillationMixin, Method
+from raycil.schema import Strict
+
+
+class WaConfig(Strict):
+    """``method.wa``: clip the classifier weights to be non-negative after every step."""
+
+    clip_weights: bool = True
 
 
 @torch.no_grad()
@@ -33,6 +41,9 @@ def align_weights(weight: torch.Tensor, known: int, total: int) -> float:
 
 
 class WA(DistillationMixin, Method):
+    name = "wa"
+    settings = WaConfig
+
     def loss(self, learner, x, y, ctx: PhaseContext) -> torch.Tensor:
         logits = learner.model(x)["logits"]
         ce = F.cross_entropy(logits[:, : ctx.total], y)

@@ -1,4 +1,4 @@
-"""Compressed exemplars (CIM Eq. 3): the memory holds only what Eq. 4 counts.
+"""The CIM codec: compressed exemplars (CIM Eq. 3) stored in the memory, charged per Eq. 4.
 
 A :class:`CompressedExemplar` keeps the box (four integers), the pixels inside it (full resolution,
 or ``eta'``-downsampled for Table 3 row 11) and the cells of the ``eta``-downsampled image that some
@@ -8,7 +8,7 @@ pixel outside the box reads; cells the box fully covers are not stored. Its byte
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,18 +79,19 @@ class CompressedExemplar:
         return int(self.inner.nbytes + self.cells.nbytes + META_BYTES)
 
 
-def compressed_encoder(boxes: Sequence[Box | None], eta: float,
-                       eta_inner: float = 1.0) -> Callable[[np.ndarray, int], CompressedExemplar]:
-    """The store's ``Encoder``: candidate ``index`` is compressed with ``boxes[index]`` (pixels of
-    that image)."""
-    def encode(image: np.ndarray, index: int) -> CompressedExemplar:
-        return CompressedExemplar.encode(image, boxes[index], eta, eta_inner)
+class CimCodec:
+    """Stores each selected candidate compressed with its box (the candidates' codec argument)."""
 
-    return encode
+    def __init__(self, eta: float, eta_inner: float = 1.0):
+        self.eta, self.eta_inner = eta, eta_inner
 
+    def encode(self, image: np.ndarray, box: Box | None) -> CompressedExemplar:
+        return CompressedExemplar.encode(image, box, self.eta, self.eta_inner)
 
-def min_cost(boxes: Sequence[Box | None], shapes_hw: Sequence[tuple[int, int]], eta: float,
-             eta_inner: float = 1.0) -> float:
-    """The cheapest Eq. 4 cost among the candidates (``add_class(min_units=...)``); 1.0 if none."""
-    return min((cost(b, h, w, eta, eta_inner) for b, (h, w) in zip(boxes, shapes_hw, strict=True)),
-               default=1.0)
+    def stats(self, stored: Sequence[CompressedExemplar]) -> dict[str, float]:
+        """Mean box coverage H_B W_B / (H W) and mean units per stored exemplar (the compression
+        rate of CIM Figure S2: 1 = uncompressed)."""
+        if not stored:
+            return {}
+        return {"box_coverage": float(np.mean([e.coverage for e in stored])),
+                "units_per_exemplar": float(np.mean([e.units for e in stored]))}
