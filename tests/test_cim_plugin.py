@@ -18,7 +18,7 @@ from raycil.cim.branch import MaskBranch
 from raycil.cim.compression import soft_compress
 from raycil.cim.config import CimConfig
 from raycil.cim.plugin import CimPlugin
-from raycil.cim.storage import CompressedExemplar
+from raycil.cim.storage import META_BYTES, CompressedExemplar
 from raycil.data.protocol import PhaseContext
 from raycil.models import IncrementalNet
 from raycil.models.backbones import SmallImageResNet
@@ -148,7 +148,9 @@ def test_compressed_memory_holds_more_exemplars_within_the_same_budget():
         assert b["memory_units"] <= 24 + 1e-6
         assert b["exemplars"] > p["exemplars"]
         assert b["box_coverage"] == pytest.approx(0.25)
-        assert b["units_per_exemplar"] == pytest.approx(0.25 + 0.75 / 4)
+        # the centre box is aligned to the 2x2 cells: Eq. 4's cost plus the 14 metadata bytes
+        assert b["units_per_exemplar"] == pytest.approx(0.25 + 0.75 / 4 + META_BYTES / 3072)
+        assert b["memory_bytes"] == pytest.approx(b["memory_units"] * 3072)
 
 
 def test_cim_boxes_come_from_the_learned_branch_and_are_scored_against_true_boxes():
@@ -174,12 +176,14 @@ def test_phase_wise_tau_holds_out_a_tenth_of_new_data_and_picks_from_the_grid():
 
 def test_stored_exemplars_are_compressed_and_decode_to_images():
     _, memory, _ = first_phase(smoke_config(cim={"boxes": "full"}))
-    stored = [e for items in memory.memory.classes.values() for e in items]
-    assert stored and all(isinstance(e, CompressedExemplar) and e.units == 0.25 for e in stored)
+    stored = memory.memory.stored
+    unit = 0.25 + META_BYTES / 3072  # a 16x16 image and its box and shape
+    assert stored and all(isinstance(e, CompressedExemplar) for e in stored)
+    assert [e.units for e in stored] == pytest.approx([unit] * len(stored))
     images, labels = memory.exemplars()
-    # a share of 12 units per class holds 48 whole-image-downsampled exemplars: all 20 candidates
+    # a share of 12 units per class holds 45 whole-image-downsampled exemplars: all 20 candidates
     assert images.shape[1:] == (32, 32, 3) and len(labels) == len(stored) == 40
-    assert memory.memory.units_used == pytest.approx(40 * 0.25)
+    assert memory.memory.units_used == pytest.approx(40 * unit)
 
 
 def test_table3_file_expands_the_eleven_rows_in_order():
