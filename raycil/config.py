@@ -263,6 +263,34 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid over ``base``: sections merge key by key, any other value replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if both else value
+    return out
+
+
+def read_experiment(path: str | os.PathLike[str], seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """An experiment YAML with its ``extends:`` chain resolved: the extended file (a path
+    relative to this one) first, this file's sections merged over it, and the two files'
+    ``profiles`` merged by name (this file's keys win)."""
+    p = Path(path).expanduser().resolve()
+    if p in seen:
+        raise ConfigError(f"{path}: extends itself (through {' -> '.join(s.name for s in seen)})")
+    data = read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends: expected the path of an experiment YAML (got {parent!r})")
+    base = read_experiment(p.parent / parent, (*seen, p))
+    profiles = {name: {**(base.get("profiles", {}).get(name) or {}), **(over or {})}
+                for name, over in (data.get("profiles") or {}).items()}
+    return merged(base, {**data, "profiles": {**(base.get("profiles") or {}), **profiles}})
+
+
 def select_profile(data: dict[str, Any], profile: str | None) -> dict[str, Any]:
     """Pop ``profiles:`` and apply the named one's dotted overrides."""
     profiles = data.pop("profiles", None) or {}
@@ -289,8 +317,8 @@ def load_config(
     profile: str | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
 ) -> ExperimentConfig:
-    """Read YAML, apply a profile then ``--set`` overrides, and validate."""
-    data = read_yaml(path) if path is not None else {}
+    """Read YAML (``extends:`` resolved), apply a profile then ``--set`` overrides, and validate."""
+    data = read_experiment(path) if path is not None else {}
     data = select_profile(data, profile)
     ov = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
     return build_config(apply_overrides(data, ov))

@@ -13,15 +13,14 @@ def phase_seed(seed: int, phase: int) -> int:
     return int(np.random.SeedSequence([seed, phase]).generate_state(1)[0])
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch; returns a torch generator for data order and augmentation."""
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (and make torch's kernels deterministic where it can)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     if torch.backends.cudnn.is_available():
         torch.backends.cudnn.benchmark = False
-    return torch.Generator().manual_seed(seed)
 
 
 def resolve_device(name: str) -> torch.device:

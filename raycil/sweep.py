@@ -152,7 +152,8 @@ def make_tuner(plan: SweepPlan, resume: bool = False) -> tune.Tuner:
 def plan_record(plan: SweepPlan) -> dict[str, Any]:
     """What ``sweep.json`` keeps: the validated sweep, the base experiment and the trial list."""
     return {"source": plan.source, "sweep": plan.sweep.model_dump(mode="json"), "base": plan.base,
-            "trials": [t.tune_config() for t in plan.trials], "max_phases": plan.max_phases}
+            "variant_bases": plan.variant_bases, "trials": [t.tune_config() for t in plan.trials],
+            "max_phases": plan.max_phases}
 
 
 def check_outputs(plan: SweepPlan, resume: bool) -> list[str]:
@@ -166,8 +167,9 @@ def check_outputs(plan: SweepPlan, resume: bool) -> list[str]:
             raise ConfigError(f"--resume: {exp} holds no sweep to resume")
         before = json.loads(saved.read_text())
         now = json.loads(json.dumps(plan_record(plan)))
-        for key, what in (("sweep", "settings"), ("base", "base experiment"), ("trials", "trial list")):
-            if before[key] != now[key]:
+        for key, what in (("sweep", "settings"), ("base", "base experiment"),
+                          ("variant_bases", "variants' base experiments"), ("trials", "trial list")):
+            if before.get(key, {}) != now[key]:
                 raise ConfigError(f"--resume: the sweep's {what} differs from the run in {exp}; "
                                   "resume with the same file, --profile and --set")
         return tune_state.repair(exp)

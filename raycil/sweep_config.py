@@ -4,7 +4,8 @@ validated trial configs before Ray starts.
     name: ssil_replay
     extends: ../configs/finetune.yaml       # base experiment file (its same-named profile too)
     experiment: {method: {name: ssil}}      # inline base experiment, merged over `extends`
-    variants: {baseline: {}, herding: {memory.selection: herding}}   # ablation rows
+    variants: {baseline: {}, herding: {memory.selection: herding},   # ablation rows; a row may
+               LUCIR: {extends: ../configs/lucir.yaml}}             # start from its own file
     search_space:                           # dotted experiment keys
       train.replay_batch_size: {grid: [8, 16, 32]}
       train.lr: {loguniform: [0.01, 0.1]}
@@ -45,6 +46,7 @@ from raycil.config import (
     build_config,
     format_validation_error,
     parse_overrides,
+    read_experiment,
     read_yaml,
     select_profile,
 )
@@ -70,6 +72,7 @@ PARAM_KINDS = {
     "lograndint": "integers [low, high) with 0 < low < high",
 }
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]*$")
+VARIANT_BASE = "extends"  # a variant key: the experiment file the row starts from
 
 
 def _scalar(v: Any) -> bool:
@@ -329,13 +332,16 @@ class TrialSpec:
 
 @dataclass
 class SweepPlan:
-    """A validated sweep: the sweep settings, the base experiment and (grid/random) its trials."""
+    """A validated sweep: the sweep settings, the base experiment and (grid/random) its trials.
+    A variant with its own ``extends:`` starts from ``variant_bases[variant]`` instead of ``base``
+    (that file, its same-named profile, then the sweep's ``experiment:``)."""
 
     sweep: SweepConfig
     base: dict[str, Any]
     trials: list[TrialSpec]
     source: str
     max_phases: int
+    variant_bases: dict[str, dict[str, Any]] = field(default_factory=dict)
     cwd: str = field(default_factory=os.getcwd)  # relative data roots are resolved against it
 
     @property
@@ -347,8 +353,9 @@ class SweepPlan:
         return list(self.sweep.variants) or ["base"]
 
     def experiment_data(self, variant: str, seed: int, params: dict[str, Any]) -> dict[str, Any]:
-        data = copy.deepcopy(self.base)
-        apply_overrides(data, dict(self.sweep.variants.get(variant, {})))
+        data = copy.deepcopy(self.variant_bases.get(variant, self.base))
+        overrides = self.sweep.variants.get(variant, {})
+        apply_overrides(data, {k: v for k, v in overrides.items() if k != VARIANT_BASE})
         apply_overrides(data, dict(params))
         data["seed"], data["name"] = seed, f"{self.sweep.name}-{variant}-s{seed}"
         root = (data.get("dataset") or {}).get("root")
@@ -361,14 +368,19 @@ class SweepPlan:
         return build_config(self.experiment_data(spec.variant, spec.seed, spec.params))
 
 
-def _base_experiment(sweep: SweepConfig, source: Path, profile: str | None) -> dict[str, Any]:
+def _base_experiment(sweep: SweepConfig, extends: str | None, label: str, source: Path,
+                     profile: str | None) -> dict[str, Any]:
+    """The experiment file ``extends`` (with its profile of the same name, if any), then the
+    sweep's ``experiment:`` over it; a file error is led by ``label``."""
     base: dict[str, Any] = {}
-    if sweep.extends:
-        path = (source.parent / sweep.extends).expanduser()
+    if extends:
+        if not isinstance(extends, str):
+            raise ConfigError(f"{label}: expected the path of an experiment YAML (got {extends!r})")
+        path = (source.parent / extends).expanduser()
         try:
-            base = read_yaml(path)
+            base = read_experiment(path)
         except ConfigError as err:
-            raise ConfigError(f"extends: {err}") from None
+            raise ConfigError(f"{label}: {err}") from None
         has_profile = profile in (base.get("profiles") or {})
         base = select_profile(base, profile if has_profile else None)
     return apply_overrides(base, flatten(sweep.experiment))
@@ -392,6 +404,8 @@ def _check_keys(sweep: SweepConfig) -> None:
     items += [(f"variants.{name}.{key}", key)
               for name, overrides in sweep.variants.items() for key in overrides]
     for label, key in items:
+        if key == VARIANT_BASE:
+            continue
         *path, last = key.split(".")
         parent = _model_at(tuple(path))
         if parent is None or last not in parent.model_fields:
@@ -426,7 +440,7 @@ def plan_sweep(path: str | Path, profile: str | None = None,
     """Read, validate and expand a sweep file; every trial config is validated here."""
     source = Path(path)
     data = read_yaml(source)
-    profiles = data.get("profiles")
+    profiles = data.get("profiles") or {}
     data = select_profile(data, None)  # pops (and checks) profiles; the named one is applied below
     if profile is not None:
         if profile not in profiles:
@@ -438,8 +452,11 @@ def plan_sweep(path: str | Path, profile: str | None = None,
         sweep = SweepConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, root=SweepConfig)) from None
-    base = _base_experiment(sweep, source, profile)
-    plan = SweepPlan(sweep, base, [], str(source), 0)
+    base = _base_experiment(sweep, sweep.extends, "extends", source, profile)
+    variant_bases = {name: _base_experiment(sweep, o[VARIANT_BASE], f"variants.{name}.{VARIANT_BASE}", source,
+                                            profile)
+                     for name, o in sweep.variants.items() if VARIANT_BASE in o}
+    plan = SweepPlan(sweep, base, [], str(source), 0, variant_bases)
 
     _check_plugins(sweep, base)
     _check_keys(sweep)

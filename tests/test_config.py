@@ -55,3 +55,21 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "train.epoch: unknown key" in proc.stderr
     assert not out.exists()
+
+
+def test_extends_merges_sections_and_profiles(tmp_path):
+    (tmp_path / "base.yaml").write_text(
+        "dataset: {num_classes: 10, train_per_class: 30}\ntrain: {epochs: 5, lr: 0.2}\n"
+        "profiles:\n  smoke: {train.epochs: 1, dataset.num_classes: 5}\n  other: {seed: 7}\n")
+    (tmp_path / "child.yaml").write_text(
+        "extends: base.yaml\nmethod: {name: icarl}\ntrain: {lr: 0.05}\n"
+        "profiles:\n  smoke: {dataset.train_per_class: 6}\n")
+    cfg = load_config(tmp_path / "child.yaml")
+    assert (cfg.method.name, cfg.train.lr, cfg.train.epochs) == ("icarl", 0.05, 5)
+    assert (cfg.dataset.num_classes, cfg.dataset.train_per_class) == (10, 30)
+    smoke = load_config(tmp_path / "child.yaml", "smoke")
+    assert (smoke.train.epochs, smoke.dataset.num_classes, smoke.dataset.train_per_class) == (1, 5, 6)
+    assert load_config(tmp_path / "child.yaml", "other").seed == 7
+    (tmp_path / "loop.yaml").write_text("extends: loop.yaml\n")
+    with pytest.raises(ConfigError, match="extends itself"):
+        load_config(tmp_path / "loop.yaml")

@@ -72,6 +72,26 @@ def test_extends_profiles_and_overrides(tmp_path):
     assert plan_sweep(path).experiment_config(plan_sweep(path).trials[0]).train.epochs == 1
 
 
+def test_a_variant_can_start_from_its_own_experiment_file(tmp_path):
+    """A row that ``extends`` a file starts from it (its same-named profile too), then the sweep's
+    ``experiment:`` and the row's own keys, as the shared base does for the other rows."""
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({**TINY, "profiles": {"smoke": {"train.epochs": 3}}}))
+    (tmp_path / "ssil.yaml").write_text(yaml.safe_dump(
+        {"extends": "base.yaml", "method": {"name": "ssil"}, "train": {"replay_batch_size": 8},
+         "profiles": {"smoke": {"train.replay_batch_size": 4}}}))
+    path = sweep_file(tmp_path, extends="base.yaml", experiment={"train": {"lr": 0.3}},
+                      variants={"FT": {}, "SSIL": {"extends": "ssil.yaml"},
+                                "SSIL-16": {"extends": "ssil.yaml", "train.replay_batch_size": 16}},
+                      profiles={"smoke": {}})
+    plan = plan_sweep(path, "smoke")
+    cfgs = {t.variant: plan.experiment_config(t) for t in plan.trials}
+    assert cfgs["FT"].method.name == "finetune" and cfgs["SSIL"].method.name == "ssil"
+    assert [cfgs[v].train.replay_batch_size for v in ("FT", "SSIL", "SSIL-16")] == [0, 4, 16]
+    assert {(c.train.lr, c.train.epochs) for c in cfgs.values()} == {(0.3, 3)}
+    with pytest.raises(ConfigError, match=r"^variants.X.extends: config file '.*nope.yaml' does not exist"):
+        plan_sweep(sweep_file(tmp_path, variants={"X": {"extends": "nope.yaml"}}))
+
+
 BAD = [
     ({"seeds_list": [0]}, "seeds_list: unknown key (did you mean 'seeds'?)"),
     ({"search_space": {"train.lr": {"normal": [0, 1]}}},
@@ -113,6 +133,8 @@ def test_bad_sweep_is_one_line_error_exit_2_and_writes_nothing(tmp_path, capsys,
 
 
 def test_unknown_profile_and_set_errors(tmp_path):
+    with pytest.raises(ConfigError, match="--profile: unknown profile 'smoke'"):
+        plan_sweep(sweep_file(tmp_path), "smoke")  # a file without profiles
     path = sweep_file(tmp_path, profiles={"smoke": {"seeds": [0]}})
     with pytest.raises(ConfigError, match="--profile: unknown profile 'smok' \\(did you mean 'smoke'"):
         plan_sweep(path, "smok")

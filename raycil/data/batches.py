@@ -81,11 +81,10 @@ class BatchSource:
                 idx = torch.as_tensor(list(overrides))
                 self.images[idx] = torch.from_numpy(np.stack(list(overrides.values()))).permute(0, 3, 1, 2)
 
-    def epoch(self, batch_size: int, shuffle: bool = True, drop_last: bool = False) -> Iterator[Batch]:
+    def epoch(self, batch_size: int, shuffle: bool = True) -> Iterator[Batch]:
         n = len(self)
         order = torch.randperm(n, generator=self.generator) if shuffle else torch.arange(n)
-        stop = n - n % batch_size if drop_last and n >= batch_size else n
-        for start in range(0, stop, batch_size):
+        for start in range(0, n, batch_size):
             yield self.take(order[start:start + batch_size])
 
     def sample(self, k: int) -> Batch:

@@ -6,8 +6,6 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from raycil.data import files, synthetic
 from raycil.data.imageset import ImageSet
 from raycil.data.protocol import class_order, remap_labels
@@ -22,7 +20,6 @@ FIXED_CLASSES = {"cifar100": 100, "imagenet100": 100, "imagenet1000": 1000, "foo
 class Dataset:
     train: ImageSet
     test: ImageSet
-    order: np.ndarray
     image_size: int | None  # None: variable-size file images with Table S2 transforms
 
 
@@ -51,7 +48,7 @@ def _load_cached(cfg_json: str) -> Dataset:
     train, test, size = _load_raw(cfg)
     order = class_order(dataset_num_classes(cfg), cfg.class_order_seed, cfg.class_order)
     train.labels, test.labels = remap_labels(train.labels, order), remap_labels(test.labels, order)
-    return Dataset(train, test, order, size)
+    return Dataset(train, test, size)
 
 
 def load_dataset(cfg: DatasetConfig) -> Dataset:

@@ -1,0 +1,24 @@
+"""A few shipped configs and sweep trials give, to the last digit, the metrics recorded in
+tests/golden/smoke.json (``python tests/golden_metrics.py record|check`` handles them all): a
+change that should not alter results is held to that."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from golden_metrics import differences, path_for, run_case
+
+CASES = [
+    "config:configs/icarl.yaml:smoke",
+    "config:configs/foster.yaml:smoke",
+    "sweep:ablations/cim_table3.yaml:smoke:9-BOP seed=0",
+    "sweep:ablations/mrdc_vs_cim.yaml:smoke:MRDC-auto seed=0",
+    "sweep:search_spaces/ssil_replay.yaml:smoke:base seed=0 protocol.num_phases=4 train.replay_batch_size=16",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_shipped_config_gives_its_recorded_metrics(case):
+    recorded = json.loads(path_for("smoke").read_text())[case]
+    assert differences(recorded, run_case(case)) == []
