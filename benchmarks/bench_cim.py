@@ -1,5 +1,5 @@
-"""CIM cost: time per phase of Table 3 row 9 (BOP) over row 1 (Baseline), and compression
-throughput of 224-px images.
+"""CIM cost: time per phase of Table 3 row 9 (BOP) over row 1 (Baseline), and CAM boxes of
+224-px images per second (the codec's compression throughput: benchmarks/bench_codecs.py).
 
     python benchmarks/bench_cim.py [--profile local] [--repeats 3] [--threads 1]
                                    [--images 256] [--set key=value ...]
@@ -11,24 +11,20 @@ table gives the median per phase and the ratio BOP / Baseline (the paper reports
 compute; goal ≤ 1.5x). ``--set`` overrides both rows' experiment (e.g. train_per_class=200: more
 steps per epoch, so one φ step per epoch weighs less).
 
-(b) Compression of random-box 224x224 RGB images (Eq. 3 + compressed storage, and decoding), and
-CAM boxes (ResNet-18 forward + Eq. 1-2) per second, median over ``--repeats``.
+(b) CAM boxes (ResNet-18 forward + Eq. 1-2) of 224x224 images per second, median over ``--repeats``.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
+from bench_codecs import per_second
 from bench_methods import phase_times
 
-from raycil.cim.compression import cam_maps, mask_box, random_box
-from raycil.cim.storage import CompressedExemplar
+from raycil.cim.compression import cam_maps, mask_box
 from raycil.config import ExperimentConfig, parse_value
 from raycil.models import IncrementalNet, build_backbone
 from raycil.sweep_config import SweepPlan, plan_sweep
@@ -41,20 +37,8 @@ def row_config(plan: SweepPlan, variant: str) -> ExperimentConfig:
     return plan.experiment_config(next(t for t in plan.trials if t.variant == variant and t.seed == 0))
 
 
-def per_second(fn: Callable[[], object], n: int, repeats: int) -> float:
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        rates.append(n / (time.perf_counter() - start))
-    return statistics.median(rates)
-
-
-def compression_throughput(n: int, repeats: int) -> dict[str, float]:
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (n, 224, 224, 3), dtype=np.uint8)
-    boxes = [random_box(224, 224, rng) for _ in range(n)]
-    stored = [CompressedExemplar.encode(im, b, 4.0) for im, b in zip(images, boxes, strict=True)]
+def cam_throughput(repeats: int) -> float:
+    """CAM boxes per second: a ResNet-18 forward of a batch of 32 and Eq. 1-2 on every map."""
     net = IncrementalNet(build_backbone("resnet18", 224)).eval()
     net.expand(100)
     x = torch.randn(32, 3, 224, 224)
@@ -66,15 +50,7 @@ def compression_throughput(n: int, repeats: int) -> dict[str, float]:
         for m in maps:
             mask_box(m, 0.6)
 
-    def encode() -> None:
-        for im, b in zip(images, boxes, strict=True):
-            CompressedExemplar.encode(im, b, 4.0)
-
-    return {
-        "encode (Eq. 3 + storage)": per_second(encode, n, repeats),
-        "decode": per_second(lambda: [e.decode() for e in stored], n, repeats),
-        "CAM boxes (ResNet-18, batch 32)": per_second(cam_boxes, len(x), repeats),
-    }
+    return per_second(cam_boxes, len(x), repeats)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,7 +58,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="local")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -104,9 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     total = {row: sum(medians[row]) for row in ROWS}
     base, bop = total[ROWS[0]], total[ROWS[1]]
     print(f"total  {base:>11.1f}s  {bop:>11.1f}s  {bop / base:>12.2f}")
-    print(f"(b) 224x224 images per second, median of {args.repeats}, {args.threads} thread(s):")
-    for name, rate in compression_throughput(args.images, args.repeats).items():
-        print(f"  {name:<34} {rate:>9.1f}")
+    print(f"(b) CAM boxes of 224x224 images (ResNet-18, batch 32) per second, median of {args.repeats}, "
+          f"{args.threads} thread(s): {cam_throughput(args.repeats):.1f}")
 
 
 if __name__ == "__main__":

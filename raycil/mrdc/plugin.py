@@ -29,7 +29,9 @@ def roundtrip_all(images: Any, quality: int) -> Any:
 
 
 class MrdcPlugin(LearnerPlugin):
-    """The phase's JPEG quality and the new classes' candidates at that quality."""
+    """The phase's JPEG quality and the new classes' candidates at that quality. Per phase it
+    reports ``jpeg_quality`` and, with the rule, ``mrdc_r`` (R_q at the chosen quality) and
+    ``mrdc_r_q<q>`` for every quality of the grid."""
 
     def __init__(self, cfg: ExperimentConfig):
         self.settings: MrdcConfig = cfg.mrdc
@@ -66,7 +68,8 @@ class MrdcPlugin(LearnerPlugin):
         s = self.settings
         if s.quality == "auto":
             quality, ratios = self.pick_quality(host, ctx)
-            self.last_stats = {"jpeg_quality": float(quality), "mrdc_r": ratios[quality]}
+            self.last_stats = {"jpeg_quality": float(quality), "mrdc_r": ratios[quality],
+                               **{f"mrdc_r_q{q}": r for q, r in ratios.items()}}
         else:
             quality = int(s.quality)
             self.last_stats = {"jpeg_quality": float(quality)}
