@@ -3,6 +3,7 @@ should not alter results can be shown not to.
 
     python tests/golden_metrics.py record --level smoke   # write tests/golden/smoke.json
     python tests/golden_metrics.py check --level local    # rerun and list every difference
+    python tests/golden_metrics.py check --only cim --accept   # and record what changed (on purpose)
 
 Cases: every ``configs/*.yaml`` under its ``smoke`` (or ``local``) profile, and every trial of
 every shipped sweep under its ``smoke`` profile (``local``: the CIM Table 3 rows at seed 0). Each
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", choices=["smoke", "local"], default="smoke")
     parser.add_argument("--only", default="", help="run the cases whose id contains this text")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--accept", action="store_true",
+                        help="with check: record the new and differing cases' metrics")
     args = parser.parse_args(argv)
     todo = [c for c in cases(args.level) if args.only in c]
     with ProcessPoolExecutor(args.workers) as pool:
@@ -110,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         failed += bool(bad)
         print(f"{'DIFF' if bad else 'same'}  {case}" + "".join(f"\n      {b}" for b in bad[:12]))
     print(f"{len(results) - failed} of {len(results)} cases unchanged")
+    if args.accept:
+        path.write_text(json.dumps({**recorded, **results}, indent=1, sort_keys=True, allow_nan=True) + "\n")
+        print(f"recorded {len(results)} cases in {path}")
+        return 0
     return 1 if failed else 0
 
 
