@@ -69,6 +69,9 @@ class RemoteLearner:
     def exemplar_candidates(self, ctx: PhaseContext, with_features: bool) -> ray.ObjectRef:
         return self.actor.exemplar_candidates.remote(ctx, with_features)
 
+    def refine_exemplars(self, ctx: PhaseContext, exemplars: ray.ObjectRef) -> ray.ObjectRef:
+        return self.actor.refine_exemplars.remote(ctx, exemplars)
+
     def after_phase(self, ctx: PhaseContext, exemplars: ray.ObjectRef) -> None:
         ray.get(self.actor.after_phase.remote(ctx, exemplars))
 
@@ -90,6 +93,9 @@ class RemoteMemory:
 
     def update(self, ctx: PhaseContext, candidates: ray.ObjectRef) -> None:
         ray.get(self.actor.update.remote(ctx, candidates))
+
+    def rewrite(self, exemplars: ray.ObjectRef) -> None:
+        ray.get(self.actor.rewrite.remote(exemplars))
 
     def stats(self) -> dict[str, float]:
         return ray.get(self.actor.stats.remote())

@@ -72,8 +72,13 @@ class MemoryConfig(Strict):
 
 
 class ModelConfig(Strict):
+    """The backbone (``width``: of resnet18_narrow) and ``weight_transfer``: from the second phase,
+    train per-filter scales of the previous phase's convolutions instead of the convolutions
+    (Mnemonics supplementary Eq. 11-14; ``raycil.models.transfer``)."""
+
     backbone: Literal["auto", "resnet18", "resnet32", "resnet20", "resnet18_narrow"] = "auto"
     width: int = Field(20, ge=4, le=128)
+    weight_transfer: bool = False
 
 
 class MethodCommon(Strict):
@@ -160,6 +165,12 @@ class ExperimentBase(Strict):
     def keeps_memory(self) -> bool:
         """The method trains on D_i ∪ memory and the memory may hold exemplars."""
         return METHODS[self.method.name].uses_memory and self.memory.mode != "none"
+
+    @property
+    def refines_exemplars(self) -> bool:
+        """An active plug-in rewrites the stored exemplars after each memory update."""
+        return self.keeps_memory and any(
+            s.active and s.refines_exemplars for s in (p.section(self) for p in PLUGINS))
 
 
 # The experiment schema: the core sections above plus each registered plug-in's settings under

@@ -4,7 +4,8 @@ trains and evaluates one phase.
 This is the state a LearnerActor hosts; ``python -m raycil.run`` uses it in-process. The one
 training loop of the code base lives here (``fit``): SGD with momentum and weight decay, cosine
 or multistep schedule, optional SS-IL replay batches (every batch of new data joined by
-``replay_batch_size`` exemplars drawn with replacement, SS-IL Algorithm 1), and the plug-ins'
+``replay_batch_size`` exemplars drawn with replacement, SS-IL Algorithm 1), optionally training
+per-filter scales instead of the convolutions (``model.weight_transfer``), and the plug-ins'
 :class:`~raycil.seam.TrainingHooks`. Plug-ins arrive built (``raycil.plugins.learner_plugins``)
 and reach the learner only through the :class:`~raycil.seam.LearnerHost` methods below.
 """
@@ -30,6 +31,7 @@ from raycil.memory.codec import Candidates
 from raycil.memory.store import Exemplars
 from raycil.methods import METHODS
 from raycil.metrics import phase_metrics
+from raycil.models.transfer import attach_transfer, merge_transfer
 from raycil.seam import LearnerPlugin, PhaseCandidates, TrainingHooks
 from raycil.seeding import phase_seed, resolve_device, seed_everything
 
@@ -154,9 +156,14 @@ class Learner:
         epochs, lr = (t.epochs_first, t.lr_first) if ctx.is_first else (t.epochs, t.lr)
         self.method.before_training(self, ctx, images, labels)
         hooks = [h for p in self.plugins if (h := p.phase_hooks(self, ctx, new, exemplars)) is not None]
+        transfer = self.cfg.model.weight_transfer and not ctx.is_first
+        if transfer:
+            attach_transfer(self.model)
         self.fit(self.batches(images, labels, train=True), epochs, lr,
                  lambda x, y: self.method.loss(self, x, y, ctx), self.method.optim_params(self.model),
                  replay=replay, desc=f"phase {ctx.phase}/{ctx.num_phases}", hooks=hooks)
+        if transfer:
+            merge_transfer(self.model)
         fit_stats = dict(self.last_fit)
         self.method.after_training(self, ctx, images, labels)
         return fit_stats
@@ -182,6 +189,14 @@ class Learner:
                 return candidates
         return {c: Candidates(self.embed(self.data.train.of_classes([c]).images).cpu().numpy()
                               if with_features else None) for c in ctx.new_classes}
+
+    def refine_exemplars(self, ctx: PhaseContext, exemplars: Exemplars) -> Exemplars:
+        """The memory's exemplars as the plug-ins rewrite them (in registry order)."""
+        for plugin in self.plugins:
+            refined = plugin.refine_exemplars(self, ctx, exemplars)
+            if refined is not None:
+                exemplars = refined
+        return exemplars
 
     def class_means(self, exemplars: Exemplars, total: int) -> torch.Tensor:
         """Normalised mean of normalised exemplar embeddings per class (iCaRL NME, §2.1)."""

@@ -5,6 +5,7 @@ memory as in-process objects) and by the Tune trial (the same two interfaces ove
     for phase in start..N:
         learner.train_phase(ctx, memory.exemplars())           # method + plug-ins
         memory.update(ctx, learner.exemplar_candidates(ctx))   # selection, the memory's codec
+        memory.rewrite(learner.refine_exemplars(ctx, memory.exemplars()))  # if a plug-in optimises them
         learner.after_phase(ctx, memory.exemplars())           # balanced FT, NME means, ...
         metrics = learner.evaluate(ctx) + memory.stats()
         on_phase(metrics, history)                             # print / tune.report + checkpoint
@@ -35,6 +36,8 @@ class LearnerSide(Protocol[E, C]):
 
     def exemplar_candidates(self, ctx: PhaseContext, with_features: bool) -> C: ...
 
+    def refine_exemplars(self, ctx: PhaseContext, exemplars: E) -> E: ...
+
     def after_phase(self, ctx: PhaseContext, exemplars: E) -> None: ...
 
     def evaluate(self, ctx: PhaseContext, first_classes: int) -> dict[str, float]: ...
@@ -48,6 +51,8 @@ class MemorySide(Protocol[E, C]):
     def needs_features(self) -> bool: ...
 
     def update(self, ctx: PhaseContext, candidates: C) -> None: ...
+
+    def rewrite(self, exemplars: E) -> None: ...
 
     def stats(self) -> dict[str, float]: ...
 
@@ -69,6 +74,8 @@ def run_phases(cfg: ExperimentConfig, learner: LearnerSide[E, C], memory: Memory
         fit = learner.train_phase(ctx, memory.exemplars())
         if cfg.keeps_memory:
             memory.update(ctx, learner.exemplar_candidates(ctx, memory.needs_features()))
+            if cfg.refines_exemplars:
+                memory.rewrite(learner.refine_exemplars(ctx, memory.exemplars()))
         learner.after_phase(ctx, memory.exemplars())
         metrics = {"phase": ctx.phase, "classes": ctx.total, **learner.evaluate(ctx, first_classes),
                    **memory.stats(), **fit}

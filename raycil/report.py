@@ -149,27 +149,40 @@ def summarize(exp: Experiment) -> pd.DataFrame:
     return pd.DataFrame(out, columns=[*exp.groups, *columns, "n_seeds"])
 
 
+def listed_settings(exp: Experiment) -> bool:
+    """Every swept parameter takes listed values (grid / choice), so settings repeat across seeds."""
+    return all(spec.kind in ("grid", "choice") for spec in exp.sweep.search_space.values())
+
+
 def paired_differences(exp: Experiment) -> pd.DataFrame:
-    """For an ablation (variants, no search space): every variant's objective minus the first
-    variant's, paired by seed (a seed fixes data, class order and initialisation, so pairing
-    removes the seed-to-seed spread): mean ± 95% t-interval of the differences and the paired
-    t-test p-value (scipy), one row per variant after the first."""
+    """For an ablation (variants, optionally crossed with listed parameter values, e.g. the number
+    of phases): every variant's objective minus the first variant's at the same setting, paired
+    by seed (a seed fixes data, class order and initialisation, so pairing removes the
+    seed-to-seed spread): mean ± 95% t-interval of the differences and the paired t-test p-value
+    (scipy), one row per variant after the first and setting."""
     metric = exp.sweep.objective.metric
     done = exp.final[exp.final["complete"]]
     names = list(dict.fromkeys(done["variant"]))
-    if exp.params or len(names) < 2 or metric not in done:
-        return pd.DataFrame(columns=["variant", "delta_mean", "delta_ci95", "n_pairs", "p_value"])
-    by_seed = done.pivot_table(index="seed", columns="variant", values=metric)
+    columns = ["variant", *exp.params, "delta_mean", "delta_ci95", "n_pairs", "p_value"]
+    if not listed_settings(exp) or len(names) < 2 or metric not in done:
+        return pd.DataFrame(columns=columns)
+    settings = done.groupby(exp.params, sort=True, dropna=False) if exp.params else [((), done)]
     rows = []
-    for name in names[1:]:
-        pairs = by_seed[[names[0], name]].dropna()
-        diff = pairs[name] - pairs[names[0]]
-        mean, half, n = mean_ci(diff)
-        p = math.nan
-        if n >= 2 and diff.std() > 0:
-            p = float(stats.ttest_rel(pairs[name], pairs[names[0]]).pvalue)
-        rows.append({"variant": name, "delta_mean": mean, "delta_ci95": half, "n_pairs": n, "p_value": p})
-    return pd.DataFrame(rows)
+    for key, part in settings:
+        setting = dict(zip(exp.params, key, strict=True))
+        by_seed = part.pivot_table(index="seed", columns="variant", values=metric)
+        for name in names[1:]:
+            if name not in by_seed or names[0] not in by_seed:
+                continue
+            pairs = by_seed[[names[0], name]].dropna()
+            diff = pairs[name] - pairs[names[0]]
+            mean, half, n = mean_ci(diff)
+            p = math.nan
+            if n >= 2 and diff.std() > 0:
+                p = float(stats.ttest_rel(pairs[name], pairs[names[0]]).pvalue)
+            rows.append({"variant": name, **setting, "delta_mean": mean, "delta_ci95": half, "n_pairs": n,
+                         "p_value": p})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _cell(mean: float, half: float) -> str:
@@ -226,14 +239,28 @@ def summary_markdown(exp: Experiment, summary: pd.DataFrame) -> str:
     paired = paired_differences(exp)
     if not paired.empty:
         first = summary["variant"].iloc[0]
-        deltas = [f"{_cell(m, h)} [{n}]" for m, h, n in
-                  zip(paired["delta_mean"], paired["delta_ci95"], paired["n_pairs"], strict=True)]
-        pvalues = [_fmt(p) for p in paired["p_value"]]
-        table = pd.DataFrame({f"Δ {s.objective.metric} vs {first}": deltas, "paired t-test p": pvalues},
-                             index=paired["variant"])
-        table.index.name = "variant"
+        table = paired_table(exp, paired, first)
         lines += ["", f"## difference to {first}, paired by seed", "", _markdown(table)]
     return "\n".join(lines)
+
+
+def paired_table(exp: Experiment, paired: pd.DataFrame, first: str) -> pd.DataFrame:
+    """Variants as rows; without swept parameters the Δ and p columns, with them one column per
+    setting whose cells read ``Δ ± CI [pairs] p=…``."""
+    deltas = [f"{_cell(m, h)} [{n}]" for m, h, n in
+              zip(paired["delta_mean"], paired["delta_ci95"], paired["n_pairs"], strict=True)]
+    pvalues = [_fmt(p) for p in paired["p_value"]]
+    if not exp.params:
+        title = f"Δ {exp.sweep.objective.metric} vs {first}"
+        table = pd.DataFrame({title: deltas, "paired t-test p": pvalues}, index=paired["variant"])
+    else:
+        cells = pd.DataFrame({"variant": paired["variant"],
+                              "setting": paired.apply(lambda r: _setting(r, exp.params), axis=1),
+                              "cell": [f"{d} p={p}" for d, p in zip(deltas, pvalues, strict=True)]})
+        table = cells.pivot(index="variant", columns="setting", values="cell")
+        table = table.reindex(index=cells["variant"].unique(), columns=cells["setting"].unique())
+    table.index.name = "variant"
+    return table
 
 
 # ----------------------------------------------------------------------------- Optuna

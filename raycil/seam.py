@@ -12,6 +12,9 @@ for an experiment that turns it on, up to two parts:
 - an exemplar codec (:class:`~raycil.memory.codec.ExemplarCodec`) that lives with the memory
   (in the MemoryActor): how a selected candidate is stored and what it costs in memory units.
 
+A learner side may also rewrite what the memory holds after each update (Mnemonics' optimised
+exemplars): the phase loop hands it the stored exemplars and the memory re-encodes what it returns.
+
 The learner, the memory and the phase loop import no plug-in: ``raycil.plugins`` builds the
 active plug-ins' parts from the config and hands them over.
 """
@@ -108,6 +111,13 @@ class LearnerPlugin:
         leaves them to the learner (embeddings of the original images)."""
         return None
 
+    def refine_exemplars(self, host: LearnerHost, ctx: PhaseContext,
+                         exemplars: Exemplars) -> Exemplars | None:
+        """The memory's exemplars (all classes, in the order given) after this plug-in optimised
+        them, for the memory to store instead (Mnemonics, Eq. 9-10); None leaves them. Runs
+        after the memory update, before ``after_phase``, when the settings' ``refines_exemplars``."""
+        return None
+
     def stats(self) -> dict[str, float]:
         """Per-phase metrics (reported after the memory update)."""
         return {}
@@ -122,7 +132,8 @@ class LearnerPlugin:
 
 class PluginSettings(Strict):
     """A plug-in's config section. ``active``: the experiment uses the plug-in at all;
-    ``stores_exemplars``: its codec replaces the memory's (one plug-in at a time)."""
+    ``stores_exemplars``: its codec replaces the memory's (one plug-in at a time);
+    ``refines_exemplars``: its learner side rewrites the stored exemplars each phase."""
 
     @property
     def active(self) -> bool:
@@ -130,6 +141,11 @@ class PluginSettings(Strict):
 
     @property
     def stores_exemplars(self) -> bool:
+        return False
+
+    @property
+    def refines_exemplars(self) -> bool:
+        """The learner side rewrites the stored exemplars each phase (``refine_exemplars``)."""
         return False
 
     def check(self, cfg: ExperimentConfig) -> None:

@@ -13,13 +13,14 @@ import torch.nn.functional as F
 from smoke_helpers import first_phase, smoke_config
 
 from raycil.cim.augment import ArtifactAugmentation, compressed_share
-from raycil.cim.bilevel import MaskBatch, bilevel_objective, inner_step, soft_masks
+from raycil.cim.bilevel import MaskBatch, bilevel_objective, soft_masks
 from raycil.cim.branch import MaskBranch
 from raycil.cim.compression import soft_compress
 from raycil.cim.config import CimConfig
 from raycil.cim.plugin import CimPlugin
 from raycil.cim.storage import META_BYTES, CompressedExemplar
 from raycil.data.protocol import PhaseContext
+from raycil.meta import inner_step
 from raycil.models import IncrementalNet
 from raycil.models.backbones import SmallImageResNet
 from raycil.plugins import make_learner
@@ -82,7 +83,7 @@ def test_inner_step_keeps_theta_plus_a_function_of_phi():
     theta = dict(net.named_parameters())
     x, y = batch.joined(x_tilde)
     loss = F.cross_entropy(net(x)["logits"], y)
-    plus = inner_step(loss, theta, beta1=0.1)
+    plus = inner_step(loss, theta, lr=0.1)
     d = torch.autograd.grad(plus["head.weight"].sum(), list(branch.parameters()), allow_unused=True)
     assert any(g is not None and float(g.abs().sum()) > 0 for g in d)
 

@@ -11,6 +11,7 @@ from raycil.cim.storage import CimCodec
 from raycil.memory.budget import EPS, Budget
 from raycil.memory.codec import Candidates, PlainExemplar, RawCodec
 from raycil.memory.store import ExemplarMemory
+from raycil.mnemonics.storage import TensorCodec
 from raycil.mrdc.jpeg import JpegCodec
 
 
@@ -74,20 +75,22 @@ def test_fractional_costs_fill_as_many_as_fit():
 
 
 def codec_and_args(kind: str, per_class: int, rng: np.random.Generator):
-    """A codec and per-candidate arguments: raw, CIM (random boxes or none, eta 4) or JPEG
-    (random qualities)."""
+    """A codec and per-candidate arguments: raw, CIM (random boxes or none, eta 4), JPEG
+    (random qualities) or Mnemonics' float16 arrays (2 units each)."""
     if kind == "raw":
         return RawCodec(), lambda: None
     if kind == "cim":
         def boxes():
             return [None if rng.random() < 0.2 else random_box(16, 16, rng) for _ in range(per_class)]
         return CimCodec(4.0), boxes
+    if kind == "float16":
+        return TensorCodec("float16"), lambda: None
     return JpegCodec(), lambda: [int(q) for q in rng.integers(5, 96, per_class)]
 
 
 @settings(max_examples=25, deadline=None)
 @given(
-    kind=st.sampled_from(["raw", "cim", "jpeg"]),
+    kind=st.sampled_from(["raw", "cim", "jpeg", "float16"]),
     mode=st.sampled_from(["fixed", "growing"]),
     units=st.integers(0, 60),
     phases=st.lists(st.integers(1, 5), min_size=1, max_size=4),
@@ -96,7 +99,7 @@ def codec_and_args(kind: str, per_class: int, rng: np.random.Generator):
 )
 def test_every_codec_stays_within_budget_and_stores_what_it_counts(kind, mode, units, phases, per_class,
                                                                     selection):
-    """Raw, CIM-compressed and JPEG exemplars alike: the units charged never exceed the budget (nor a
+    """Raw, CIM-compressed, JPEG and float16 exemplars alike: the units charged never exceed the budget (nor a
     class's share), and the bytes held are exactly the units times the bytes of one image."""
     rng = np.random.default_rng(units)
     codec, args = codec_and_args(kind, per_class, rng)

@@ -32,8 +32,7 @@ def results_of(trial_id: str, config: dict, accs: list[float], total: int) -> li
     for i, acc in enumerate(accs):
         seen = accs[: i + 1]
         out.append({"trial_id": trial_id, "config": config, "training_iteration": i + 1, "done": False,
-                    "variant": config["variant"], "seed": config["seed"], "train.lr": config["train.lr"],
-                    "phase": i + 1, "phases_total": total, "top1": acc, "first_acc": 90.0 - 10 * i,
+                    **config, "phase": i + 1, "phases_total": total, "top1": acc, "first_acc": 90.0 - 10 * i,
                     "avg_inc_acc": float(np.mean(seen)), "last_acc": acc, "forgetting": 10.0 * i,
                     "avg_imbalance": math.nan if i == 0 else 20.0})
     return out
@@ -173,3 +172,23 @@ def test_paired_differences_to_the_first_variant_match_scipy(tmp_path):
     plus = [base[s] + gain[s] for s in (0, 1, 2)]
     assert paired.loc["plus", "p_value"] == pytest.approx(stats.ttest_rel(plus, list(base.values())).pvalue)
     assert "## difference to base, paired by seed" in report.summary_markdown(exp, report.summarize(exp))
+
+
+def test_paired_differences_within_each_listed_setting(tmp_path):
+    """Variants crossed with a grid (e.g. the number of phases): pairs by seed within a setting."""
+    results = []
+    for phases, gain in ((5, 1.0), (10, 3.0)):
+        for seed in (0, 1, 2):
+            for v in ("base", "plus"):
+                acc = 50.0 + seed + phases + (gain + 0.1 * seed if v == "plus" else 0.0)
+                config = {"variant": v, "seed": seed, "protocol.num_phases": phases}
+                results += results_of(f"{v}-{phases}-{seed}", config, [acc], 1)
+    sweep = SweepConfig.model_validate({"name": "abl", "variants": {"base": {}, "plus": {}},
+                                        "seeds": [0, 1, 2], "search_space": {"protocol.num_phases": [5, 10]}})
+    exp = report.experiment_from_results(tmp_path, sweep, results, {})
+    paired = report.paired_differences(exp).set_index("protocol.num_phases")
+    assert paired.loc[5, "delta_mean"] == pytest.approx(1.1)
+    assert paired.loc[10, "delta_mean"] == pytest.approx(3.1)
+    assert (paired["n_pairs"] == 3).all() and (paired["variant"] == "plus").all()
+    text = report.summary_markdown(exp, report.summarize(exp))
+    assert "| plus | 1.10 ± 0.25 [3] p=" in text and "protocol.num_phases=10" in text

@@ -131,11 +131,16 @@ def test_optuna_search_study_is_the_live_one_with_every_trial(tmp_path, ray_loca
         assert t.user_attrs["variant"] == "base" and t.user_attrs["seed"] == 0
 
 
-def test_exemplars_travel_between_the_actors_not_through_the_driver(ray_local, monkeypatch):
-    """The phase loop over a trial's two actors: exemplars and candidates go from one actor to the
-    other as object references; the driver fetches only the small per-phase results, and the run
-    ends with the metrics of the in-process one."""
-    cfg = build_config({**TINY, "seed": 3})
+OPTIMISED_EXEMPLARS = {"memory": {**TINY["memory"], "selection": "random"},
+                       "mnemonics": {"enabled": True, "epochs": 320, "beta1": 100.0, "beta2": 100.0}}
+
+
+@pytest.mark.parametrize("plugin", [{}, OPTIMISED_EXEMPLARS], ids=["raw", "mnemonics"])
+def test_exemplars_travel_between_the_actors_not_through_the_driver(ray_local, monkeypatch, plugin):
+    """The phase loop over a trial's two actors: exemplars and candidates (and exemplars a
+    plug-in rewrites) go from one actor to the other as object references; the driver fetches
+    only the small per-phase results, and the run ends with the metrics of the in-process one."""
+    cfg = build_config({**TINY, "seed": 3, **plugin})
     learner = RemoteLearner(spawn(LearnerActor, "LearnerActor[objref-test]", cfg, None, 0, 1.0))
     memory = RemoteMemory(spawn(MemoryActor, "MemoryActor[objref-test]", cfg, None, 0, 0.5))
     fetched: list[object] = []

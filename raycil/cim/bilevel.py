@@ -15,19 +15,17 @@ statistics, are left as they were (the φ branch must not shift the CIL model's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
 from raycil.cim.branch import MaskBranch
 from raycil.cim.compression import cam_maps, soft_compress
 from raycil.cim.config import CimConfig
+from raycil.meta import call_with, inner_step, trainable
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -48,45 +46,11 @@ class MaskBatch:
         return torch.cat([self.x_mem, x]), torch.cat([self.y_mem, self.y_new])
 
 
-@contextmanager
-def kept_buffers(model: nn.Module) -> Iterator[None]:
-    """Restore every buffer (batch-norm running statistics) on exit."""
-    saved = [b.detach().clone() for b in model.buffers()]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for b, s in zip(model.buffers(), saved, strict=True):
-                b.copy_(s)
-
-
-class _Bound(nn.Module):
-    """Calls ``fn`` with ``model`` registered, so functional_call can swap its parameters."""
-
-    def __init__(self, model: nn.Module, fn: Callable[..., Any]):
-        super().__init__()
-        self.model, self.fn = model, fn
-
-    def forward(self, *args: Any) -> Any:
-        return self.fn(*args)
-
-
-def call_with(model: nn.Module, params: dict[str, torch.Tensor], fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` with ``model``'s parameters replaced by ``params`` (e.g. θ⁺)."""
-    return functional_call(_Bound(model, fn), {f"model.{k}": v for k, v in params.items()}, args)
-
-
 def soft_masks(model: nn.Module, branch: MaskBranch, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Eq. S1a-b: the φ branch's CAM for the true class, min-max normalised, at input size."""
     with branch.active(model):
         out = model(x)
     return cam_maps(out["fmaps"], model.head.weight, y, tuple(x.shape[-2:]))
-
-
-def inner_step(loss: torch.Tensor, theta: dict[str, torch.Tensor], beta1: float) -> dict[str, torch.Tensor]:
-    """Eq. 7: one SGD step θ⁺ = θ − β1 ∇θ L, kept in the graph (θ⁺ is a function of φ)."""
-    grads = torch.autograd.grad(loss, list(theta.values()), create_graph=True, allow_unused=True)
-    return {n: p if g is None else p - beta1 * g for (n, p), g in zip(theta.items(), grads, strict=True)}
 
 
 def phi_cross_entropy(model: nn.Module, branch: MaskBranch, batch: MaskBatch) -> torch.Tensor:
@@ -115,7 +79,7 @@ def mask_objective(model: nn.Module, branch: MaskBranch, batch: MaskBatch, cfg: 
 def bilevel_objective(model: nn.Module, branch: MaskBranch, cil_loss: LossFn, batch: MaskBatch,
                       cfg: CimConfig, beta1: float) -> Objective:
     """Eq. 9: the first term is CE(D_i; θ⁺), θ⁺ from the inner step of Eq. 7 on Ẽ ∪ D̃(φ)."""
-    theta = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    theta = trainable(model)
 
     def validation(x_tilde: torch.Tensor) -> torch.Tensor:
         theta_plus = inner_step(cil_loss(*batch.joined(x_tilde)), theta, beta1)

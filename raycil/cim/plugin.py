@@ -26,7 +26,6 @@ from raycil.cim.bilevel import (
     PhiOptimizer,
     bilevel_objective,
     joint_objective,
-    kept_buffers,
 )
 from raycil.cim.boxes import boxes_from_maps, class_activation_maps, fixed_boxes, image_shapes
 from raycil.cim.branch import MaskBranch
@@ -37,6 +36,7 @@ from raycil.data.imageset import ImageSet, decoded, stack_images
 from raycil.data.protocol import PhaseContext
 from raycil.memory.codec import Candidates
 from raycil.memory.store import Exemplars
+from raycil.meta import kept_buffers
 from raycil.models.backbones import Backbone
 from raycil.seam import LearnerHost, LearnerPlugin, PhaseCandidates, TrainingHooks
 

@@ -27,14 +27,19 @@ def dataset_num_classes(cfg: DatasetConfig) -> int:
     return FIXED_CLASSES.get(cfg.name, cfg.num_classes)
 
 
+def fixed_image_size(cfg: DatasetConfig) -> int | None:
+    """The side of the dataset's square images, or None for variable-size file images."""
+    return {"synthetic": cfg.image_size, "cifar100": 32}.get(cfg.name)
+
+
 def _load_raw(cfg: DatasetConfig) -> tuple[ImageSet, ImageSet, int | None]:
     if cfg.name == "synthetic":
         sets = [ImageSet(*synthetic.generate(cfg.num_classes, n, cfg.image_size, cfg.data_seed, split))
                 for split, n in (("train", cfg.train_per_class), ("test", cfg.test_per_class))]
-        return sets[0], sets[1], cfg.image_size
+        return sets[0], sets[1], fixed_image_size(cfg)
     assert cfg.root is not None
     if cfg.name == "cifar100":
-        return (*files.load_cifar100(cfg.root), 32)
+        return (*files.load_cifar100(cfg.root), fixed_image_size(cfg))
     if cfg.name == "food101":
         return (*files.load_food101(cfg.root), None)
     return (*files.load_imagenet(cfg.root, subset_100=cfg.name == "imagenet100"), None)

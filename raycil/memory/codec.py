@@ -41,13 +41,14 @@ def units_of(nbytes: int, shape: Sequence[int]) -> float:
 
 @dataclass
 class PlainExemplar:
-    """An original image: one memory unit."""
+    """An image array kept as it is: an original (uint8) costs one unit, a float array of the
+    same shape its bytes over the original's."""
 
     image: np.ndarray
 
     @property
     def units(self) -> float:
-        return 1.0
+        return units_of(self.image.nbytes, self.image.shape)
 
     @property
     def nbytes(self) -> int:

@@ -44,6 +44,11 @@ class MemoryService:
             images = self.data.train.of_classes([c]).images
             self.memory.add_class(c, images, candidates.get(c, Candidates(None)), share, rng)
 
+    def rewrite(self, exemplars: Exemplars) -> None:
+        """Store ``exemplars`` (as :meth:`exemplars` ordered them, e.g. optimised by a plug-in)
+        in place of what the memory holds, re-encoded by its codec."""
+        self.memory.rewrite(*exemplars)
+
     def exemplars(self) -> Exemplars:
         return self.memory.exemplar_arrays()
 

@@ -84,6 +84,19 @@ class ExemplarMemory:
                 used += item.units
         self.classes[class_id] = stored
 
+    def rewrite(self, images: Any, labels: np.ndarray) -> None:
+        """Replace every stored exemplar by ``images[i]`` encoded by the codec, in the order of
+        :meth:`exemplar_arrays` (same classes and counts; the units must stay within budget)."""
+        _, current = self.exemplar_arrays()
+        if not np.array_equal(np.asarray(labels), current):
+            raise ValueError("rewrite: the exemplars must come in the order and number the memory gave them")
+        it = iter(images)
+        self.classes = {c: [self.codec.encode(next(it), None) for _ in items]
+                        for c, items in sorted(self.classes.items())}
+        total = self.budget.total(len(self.classes))
+        if self.units_used > total + EPS:
+            raise ValueError(f"rewrite: {self.units_used:.3f} units exceed the budget of {total:.3f}")
+
     # -------------------------------------------------------------- reading
     def exemplar_arrays(self) -> Exemplars:
         """Decoded exemplars (one array when all have one shape) and their labels."""

@@ -11,10 +11,14 @@ Implemented:
   (hard negatives), averaged over pairs (K = 2, m = 0.5);
 - total loss L = L_ce + λ·L_dis + L_mr;
 - class-balanced fine-tuning: the learner's ``train.balanced_finetune`` stage on the balanced
-  memory after each phase (configs/lucir.yaml turns it on); all class embeddings and η train there.
+  memory after each phase (configs/lucir.yaml turns it on); all class embeddings and η train there;
+- as the LUCIR, Mnemonics and CIM papers ran it (``imprint``, ``last_relu``): the new classes'
+  embeddings imprinted before a phase trains (normalised mean of the normalised features of each
+  new class's training images, scaled to the old embeddings' mean norm), and no ReLU after the
+  backbone's last residual block.
 
-Left out: removing the backbone's last ReLU (the shared backbones keep it) and the weight
-imprinting of new-class embeddings (optional "weight transfer", not needed by the issue).
+The weight transfer operations the Mnemonics and CIM papers add are ``model.weight_transfer``,
+an option of every method.
 """
 
 from __future__ import annotations
@@ -28,18 +32,22 @@ from pydantic import Field
 from raycil.data.protocol import PhaseContext
 from raycil.methods.base import DistillationMixin, Method
 from raycil.models import IncrementalNet
+from raycil.models.activations import drop_last_relu
 from raycil.models.cosine import CosineLinear
 from raycil.schema import Strict
 
 
 class LucirConfig(Strict):
     """``method.lucir``: LUCIR defaults for CIFAR: less-forget weight λ_base (λ = λ_base ·
-    sqrt(|C_o| / |C_n|)), margin m and number K of hard negatives of the margin ranking loss."""
+    sqrt(|C_o| / |C_n|)), margin m and number K of hard negatives of the margin ranking loss;
+    weight imprinting of the new classes and the backbone's last ReLU (off, as in LUCIR's code)."""
 
     lambda_base: float = Field(5.0, ge=0)
     margin: float = Field(0.5, ge=0)
     hard_negatives: int = Field(2, ge=1)
     margin_weight: float = Field(1.0, ge=0)
+    imprint: bool = True
+    last_relu: bool = False
 
 
 def less_forget_loss(features: torch.Tensor, old_features: torch.Tensor) -> torch.Tensor:
@@ -61,16 +69,34 @@ def margin_ranking_loss(cosine: torch.Tensor, y: torch.Tensor, known: int, k: in
     return F.relu(margin - gt + hard).mean()
 
 
+def imprint(learner, ctx: PhaseContext) -> None:
+    """Set each new class's embedding to the normalised mean of the normalised embeddings of its
+    training images under the network as the phase starts, times the old embeddings' mean norm
+    (LUCIR's released code, "imprint weights")."""
+    head: CosineLinear = learner.model.head
+    old_norm = head.weight[: ctx.known].norm(dim=1).mean()
+    rows = []
+    for c in ctx.new_classes:
+        features = F.normalize(learner.embed(learner.data.train.of_classes([c]).images), dim=1)
+        rows.append(F.normalize(features.mean(0), dim=0) * old_norm)
+    with torch.no_grad():
+        head.blocks[-1].copy_(torch.stack(rows))
+
+
 class LUCIR(DistillationMixin, Method):
     name = "lucir"
     settings = LucirConfig
 
     def build_model(self) -> IncrementalNet:
         backbone = self.backbone()
+        if not self.cfg.method.lucir.last_relu:
+            drop_last_relu(backbone)
         return IncrementalNet(backbone, CosineLinear(backbone.out_dim))
 
     def before_phase(self, learner, ctx: PhaseContext) -> None:
         super().before_phase(learner, ctx)  # teacher = previous network, then grow the classifier
+        if self.cfg.method.lucir.imprint and not ctx.is_first:
+            imprint(learner, ctx)
         learner.model.head.freeze_old()
 
     def loss(self, learner, x, y, ctx: PhaseContext) -> torch.Tensor:

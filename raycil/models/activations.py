@@ -14,13 +14,14 @@ Activation = Callable[[torch.Tensor], torch.Tensor]
 
 
 class SlotActivation(nn.Module):
-    """ReLU, unless an override activation is set. The override is stored as a plain attribute (not
-    a submodule), so the CIL model's parameters and state_dict never include it; copies and pickles
-    of the module drop it."""
+    """ReLU (the identity if ``relu`` is off, e.g. LUCIR's last block), unless an override
+    activation is set. The override is stored as a plain attribute (not a submodule), so the CIL
+    model's parameters and state_dict never include it; copies and pickles of the module drop it."""
 
     def __init__(self, inplace: bool = True):
         super().__init__()
         self.inplace = inplace
+        self.relu = True
         self._override: Activation | None = None
 
     @property
@@ -36,10 +37,11 @@ class SlotActivation(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._override is not None:
             return self._override(x)
-        return F.relu(x, inplace=self.inplace)
+        return F.relu(x, inplace=self.inplace) if self.relu else x
 
     def extra_repr(self) -> str:
-        return f"inplace={self.inplace}" + (", overridden" if self._override is not None else "")
+        return (f"inplace={self.inplace}" + ("" if self.relu else ", identity")
+                + (", overridden" if self._override is not None else ""))
 
 
 class Block(BasicBlock):
@@ -60,6 +62,16 @@ class Block(BasicBlock):
         out = self.bn2(self.conv2(out))
         out += identity
         return self.act2(out)
+
+
+def drop_last_relu(backbone: nn.Module) -> None:
+    """Make the ReLU after the last residual addition the identity, so the embedding feeding a
+    cosine classifier can take negative values (LUCIR, Hou et al. 2019, as its released code and
+    the Mnemonics code built on it run it)."""
+    blocks = [m for m in backbone.modules() if isinstance(m, Block)]
+    if not blocks:
+        raise ValueError("drop_last_relu: the backbone has no residual Block")
+    blocks[-1].act2.relu = False
 
 
 def activation_slots(backbone: nn.Module) -> list[SlotActivation]:
