@@ -332,23 +332,33 @@ def _band(ax: Any, x: list[Any], groups: list[pd.Series], label: str) -> None:
     ax.fill_between(x, mean - half, mean + half, alpha=0.2)
 
 
-def plot_phases(exp: Experiment, out: Path, max_lines: int = 10) -> Path:
-    """Top-1 accuracy vs phase, one line (mean, 95% CI band over seeds) per variant x setting,
-    or per variant when there are more than ``max_lines`` settings."""
+def plot_phases(exp: Experiment, out: Path, max_lines: int = 10, max_panels: int = 4) -> Path:
+    """Top-1 accuracy vs phase, one line (mean, 95% CI band over seeds) per variant x setting.
+    With more than ``max_lines`` of them: one panel per setting of listed parameters (e.g. the
+    number of phases, which must not be averaged together), one line per variant in each; or,
+    with sampled values, one line per variant."""
     import matplotlib.pyplot as plt
 
     done = exp.rows[exp.rows["trial_id"].isin(exp.final.index[exp.final["complete"]])]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    groups = exp.groups if len(done.groupby(exp.groups)) <= max_lines else ["variant"]  # else unreadable
+    panels: list[tuple[str, pd.DataFrame]] = [("", done)]
+    groups = exp.groups
+    if len(done.groupby(exp.groups)) > max_lines:  # else unreadable
+        groups = ["variant"]
+        if exp.params and listed_settings(exp) and done.groupby(exp.params).ngroups <= max_panels:
+            panels = [(_setting(part.iloc[0], exp.params), part)
+                      for _, part in done.groupby(exp.params, sort=True)]
     keys = [k for k in groups if k != "variant" or done["variant"].nunique() > 1]
-    for _, group in done.groupby(groups, sort=False, dropna=False):
-        phases = sorted(group["phase"].unique())
-        label = _setting(group.iloc[0], keys) if keys else str(group["variant"].iloc[0])
-        _band(ax, phases, [group.loc[group["phase"] == p, "top1"] for p in phases], label)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("phase")
-    ax.set_ylabel("top-1 accuracy on seen classes (%)")
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, (title, rows) in zip(axes[0], panels, strict=True):
+        for _, group in rows.groupby(groups, sort=False, dropna=False):
+            phases = sorted(group["phase"].unique())
+            label = _setting(group.iloc[0], keys) if keys else str(group["variant"].iloc[0])
+            _band(ax, phases, [group.loc[group["phase"] == p, "top1"] for p in phases], label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("phase")
+        ax.set_ylabel("top-1 accuracy on seen classes (%)")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "accuracy_vs_phase.png"
     fig.savefig(path, dpi=120)

@@ -192,3 +192,23 @@ def test_paired_differences_within_each_listed_setting(tmp_path):
     assert (paired["n_pairs"] == 3).all() and (paired["variant"] == "plus").all()
     text = report.summary_markdown(exp, report.summarize(exp))
     assert "| plus | 1.10 ± 0.25 [3] p=" in text and "protocol.num_phases=10" in text
+
+
+def test_phase_plot_gives_each_number_of_phases_its_own_panel(tmp_path):
+    """Too many variant x setting lines: one panel per listed setting rather than averaging runs
+    of different lengths together."""
+    import matplotlib.image
+
+    results = []
+    variants = [f"v{i}" for i in range(6)]
+    for phases in (2, 3):
+        for v in variants:
+            for seed in (0, 1):
+                config = {"variant": v, "seed": seed, "protocol.num_phases": phases}
+                accs = [80.0 - 5 * i for i in range(phases)]
+                results += results_of(f"{v}-{phases}-{seed}", config, accs, phases)
+    sweep = SweepConfig.model_validate({"name": "abl", "variants": {v: {} for v in variants},
+                                        "seeds": [0, 1], "search_space": {"protocol.num_phases": [2, 3]}})
+    exp = report.experiment_from_results(tmp_path, sweep, results, {})
+    height, width, _ = matplotlib.image.imread(report.plot_phases(exp, tmp_path)).shape
+    assert width == 2 * 6 * 120 and height == 4 * 120
