@@ -87,8 +87,7 @@ class ExemplarMemory:
     def rewrite(self, images: Any, labels: np.ndarray) -> None:
         """Replace every stored exemplar by ``images[i]`` encoded by the codec, in the order of
         :meth:`exemplar_arrays` (same classes and counts; the units must stay within budget)."""
-        _, current = self.exemplar_arrays()
-        if not np.array_equal(np.asarray(labels), current):
+        if not np.array_equal(np.asarray(labels), self.labels()):
             raise ValueError("rewrite: the exemplars must come in the order and number the memory gave them")
         it = iter(images)
         self.classes = {c: [self.codec.encode(next(it), None) for _ in items]
@@ -98,13 +97,14 @@ class ExemplarMemory:
             raise ValueError(f"rewrite: {self.units_used:.3f} units exceed the budget of {total:.3f}")
 
     # -------------------------------------------------------------- reading
+    def labels(self) -> np.ndarray:
+        """The class of every stored exemplar, in the order of :meth:`exemplar_arrays`."""
+        return np.asarray([c for c, items in sorted(self.classes.items()) for _ in items], np.int64)
+
     def exemplar_arrays(self) -> Exemplars:
         """Decoded exemplars (one array when all have one shape) and their labels."""
-        images, labels = [], []
-        for c, items in sorted(self.classes.items()):
-            images += [e.decode() for e in items]
-            labels += [c] * len(items)
-        return stack_images(images), np.asarray(labels, np.int64)
+        images = [e.decode() for _, items in sorted(self.classes.items()) for e in items]
+        return stack_images(images), self.labels()
 
     def state(self) -> dict[str, Any]:
         return {"classes": self.classes, "budget": self.budget, "selection": self.selection}

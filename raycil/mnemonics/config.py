@@ -12,9 +12,6 @@ from raycil.seam import PluginSettings
 if TYPE_CHECKING:
     from raycil.config import ExperimentConfig
 
-STORAGE_BYTES = {"uint8": 1, "float16": 2, "float32": 4}
-
-
 class MnemonicsConfig(PluginSettings):
     """Mnemonics training (Liu et al., CVPR 2020, §4.3): the memory's exemplars are optimised
     images. After the memory stores the new classes' exemplars (initialised by ``memory.selection``:

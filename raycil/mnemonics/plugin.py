@@ -69,9 +69,10 @@ class MnemonicsPlugin(LearnerPlugin):
             return exemplars
         generator = torch.Generator().manual_seed(int(np.random.default_rng([self.seed, ctx.phase, 29])
                                                       .integers(2**31)))
-        memory = BatchSource(np.asarray(images), labels, host.device, False, generator)
-        x, y = memory.take(torch.arange(len(memory)))
+        source = BatchSource(np.asarray(images), labels, host.device, False, generator)
+        x, y = source.take(torch.arange(len(source)))
         new = np.isin(labels, ctx.new_classes)
+        new_rows, old_rows = torch.as_tensor(new), torch.as_tensor(~new)
         learned = x.clone()
         stats: dict[str, float] = {}
         with kept_buffers(host.model):
@@ -80,19 +81,18 @@ class MnemonicsPlugin(LearnerPlugin):
                 d_i = host.data.train.of_classes(ctx.new_classes)
                 x_new, y_new = BatchSource(d_i.images, d_i.labels, host.device, False, generator).take(
                     torch.arange(len(d_i)))
-                e_new = nn.Parameter(x[torch.as_tensor(new)].clone())
-                losses = train_new_exemplars(host.model, e_new, y[torch.as_tensor(new)], x_new, y_new,
+                e_new = nn.Parameter(x[new_rows].clone())
+                losses = train_new_exemplars(host.model, e_new, y[new_rows], x_new, y_new,
                                              ctx.total, self.schedule(ctx, self.settings.beta1), generator)
-                learned[torch.as_tensor(new)] = e_new.detach()
+                learned[new_rows] = e_new.detach()
                 stats.update(mnemonics_val_first=losses[0], mnemonics_val_last=losses[-1])
-            old = ~new
-            if self.settings.adjust_old and old.any():
-                e_old = nn.Parameter(x[torch.as_tensor(old)].clone())
-                adjust_old_exemplars(host.model, e_old, y[torch.as_tensor(old)],
-                                     fold_ids(labels[old], self.settings.folds), ctx.total,
+            if self.settings.adjust_old and old_rows.any():
+                e_old = nn.Parameter(x[old_rows].clone())
+                folds = fold_ids(labels[~new], self.settings.folds)
+                adjust_old_exemplars(host.model, e_old, y[old_rows], folds, ctx.total,
                                      self.schedule(ctx, self.settings.beta2), generator)
-                learned[torch.as_tensor(old)] = e_old.detach()
-        pixels = (learned * memory.std + memory.mean).permute(0, 2, 3, 1).cpu().numpy()
+                learned[old_rows] = e_old.detach()
+        pixels = (learned * source.std + source.mean).permute(0, 2, 3, 1).cpu().numpy()
         before = np.asarray(images, np.float64)
         stored = np.abs(to_storage(pixels, self.settings.storage) - before).mean(axis=(1, 2, 3))
         learned_change = np.abs(pixels - before).mean(axis=(1, 2, 3))
