@@ -4,7 +4,8 @@ hosting the CIL model (:class:`~raycil.learner.Learner`, with the active plug-in
 hosted class itself with torch's thread count set to the actor's CPUs. :class:`RemoteLearner`
 and :class:`RemoteMemory` give ``raycil.phases.run_phases`` the same two interfaces as the
 in-process objects; between them, exemplars and candidates travel as object references, from
-one actor to the other without passing through the trial's driver."""
+one actor to the other without passing through the trial's driver; so do a recorded generator's
+weights (learner to memory after a phase, memory to learner at the next)."""
 
 from __future__ import annotations
 
@@ -63,8 +64,9 @@ class RemoteLearner:
     def __init__(self, actor: Any):
         self.actor = actor
 
-    def train_phase(self, ctx: PhaseContext, exemplars: ray.ObjectRef) -> dict[str, float]:
-        return ray.get(self.actor.train_phase.remote(ctx, exemplars))
+    def train_phase(self, ctx: PhaseContext, exemplars: ray.ObjectRef,
+                    generator: ray.ObjectRef | None = None) -> dict[str, float]:
+        return ray.get(self.actor.train_phase.remote(ctx, exemplars, generator))
 
     def exemplar_candidates(self, ctx: PhaseContext, with_features: bool) -> ray.ObjectRef:
         return self.actor.exemplar_candidates.remote(ctx, with_features)
@@ -74,6 +76,9 @@ class RemoteLearner:
 
     def after_phase(self, ctx: PhaseContext, exemplars: ray.ObjectRef) -> None:
         ray.get(self.actor.after_phase.remote(ctx, exemplars))
+
+    def record_generator(self, ctx: PhaseContext) -> ray.ObjectRef:
+        return self.actor.record_generator.remote(ctx)
 
     def evaluate(self, ctx: PhaseContext, first_classes: int) -> dict[str, float]:
         return ray.get(self.actor.evaluate.remote(ctx, first_classes))
@@ -87,6 +92,12 @@ class RemoteMemory:
 
     def exemplars(self) -> ray.ObjectRef:
         return self.actor.exemplars.remote()
+
+    def generator(self) -> ray.ObjectRef:
+        return self.actor.generator.remote()
+
+    def keep_generator(self, state: ray.ObjectRef) -> None:
+        ray.get(self.actor.keep_generator.remote(state))
 
     def needs_features(self) -> bool:
         return ray.get(self.actor.needs_features.remote())

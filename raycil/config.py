@@ -172,6 +172,11 @@ class ExperimentBase(Strict):
         return self.keeps_memory and any(
             s.active and s.refines_exemplars for s in (p.section(self) for p in PLUGINS))
 
+    @property
+    def records_generator(self) -> bool:
+        """An active plug-in records a generator for the memory after each phase (MFGR)."""
+        return any(s.active and s.records_generator for s in (p.section(self) for p in PLUGINS))
+
 
 # The experiment schema: the core sections above plus each registered plug-in's settings under
 # its name (``cim``, ...; the schema lives in raycil/<plug-in>/config.py).

@@ -32,7 +32,7 @@ from raycil.memory.store import Exemplars
 from raycil.methods import METHODS
 from raycil.metrics import phase_metrics
 from raycil.models.transfer import attach_transfer, merge_transfer
-from raycil.seam import LearnerPlugin, PhaseCandidates, TrainingHooks
+from raycil.seam import GeneratorState, LearnerPlugin, PhaseCandidates, TrainingHooks
 from raycil.seeding import phase_seed, resolve_device, seed_everything
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class Learner:
         self.progress = progress
         self.last_fit: dict[str, float] = {}
         self.plugins = list(plugins)
+        self.generator_state: GeneratorState | None = None
 
     # ------------------------------------------------------------------ what plug-ins use (LearnerHost)
     def batches(self, images: Any, labels: np.ndarray, train: bool, cam: bool = False) -> BatchSource:
@@ -133,8 +134,11 @@ class Learner:
         self.last_fit = {"train_images": seen, "train_seconds": elapsed,
                          "images_per_s": seen / elapsed if elapsed > 0 else float("nan")}
 
-    def train_phase(self, ctx: PhaseContext, exemplars: Exemplars) -> dict[str, float]:
-        """Reseed from (seed, phase), adapt the network, and train on this phase's data."""
+    def train_phase(self, ctx: PhaseContext, exemplars: Exemplars,
+                    generator: GeneratorState | None = None) -> dict[str, float]:
+        """Reseed from (seed, phase), adapt the network, and train on this phase's data
+        (``generator``: the weights the memory serves, for the plug-ins as ``generator_state``)."""
+        self.generator_state = generator
         seed = phase_seed(self.cfg.seed, ctx.phase)
         seed_everything(seed)
         self.generator.manual_seed(seed)
@@ -197,6 +201,14 @@ class Learner:
             if refined is not None:
                 exemplars = refined
         return exemplars
+
+    def record_generator(self, ctx: PhaseContext) -> GeneratorState | None:
+        """The generator a plug-in records from the network at the end of this phase, if any."""
+        for plugin in self.plugins:
+            state = plugin.record_generator(self, ctx)
+            if state is not None:
+                return state
+        return None
 
     def class_means(self, exemplars: Exemplars, total: int) -> torch.Tensor:
         """Normalised mean of normalised exemplar embeddings per class (iCaRL NME, §2.1)."""

@@ -14,6 +14,7 @@ from raycil.cim import PLUGIN as CIM
 from raycil.learner import Learner
 from raycil.memory.codec import ExemplarCodec, RawCodec
 from raycil.memory.service import MemoryService
+from raycil.mfgr import PLUGIN as MFGR
 from raycil.mnemonics import PLUGIN as MNEMONICS
 from raycil.mrdc import PLUGIN as MRDC
 from raycil.seam import LearnerPlugin, PluginSpec
@@ -25,6 +26,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
     CIM,
     MRDC,
     MNEMONICS,
+    MFGR,
 )
 
 

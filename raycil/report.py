@@ -32,7 +32,8 @@ from scipy import stats
 from raycil.sweep_config import ParamSpec, SweepConfig, plain
 
 SUMMARY = (("avg_inc_acc", "avg. incremental accuracy"), ("last_acc", "last accuracy"),
-           ("forgetting", "forgetting"), ("avg_imbalance", "avg. imbalance score"))
+           ("old_acc", "last old-class accuracy"), ("forgetting", "forgetting"),
+           ("avg_imbalance", "avg. imbalance score"))
 TUNE_KEYS = {"config", "timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date",
              "time_this_iter_s", "time_total_s", "pid", "hostname", "node_ip", "time_since_restore",
              "iterations_since_restore", "should_checkpoint", "experiment_tag"}
@@ -140,8 +141,8 @@ def summarize(exp: Experiment) -> pd.DataFrame:
     out = []
     for key, group in done.groupby(exp.groups, sort=False, dropna=False):
         row: dict[str, Any] = dict(zip(exp.groups, key, strict=True))
-        for metric, _ in SUMMARY:
-            mean, half, n = mean_ci(group[metric])
+        for metric, _ in SUMMARY:  # the final phase's row: old_acc is the last phase's
+            mean, half, n = mean_ci(group[metric] if metric in group else [])
             row.update({f"{metric}_mean": mean, f"{metric}_ci95": half})
         row["n_seeds"] = len(group)
         out.append(row)

@@ -14,6 +14,9 @@ for an experiment that turns it on, up to two parts:
 
 A learner side may also rewrite what the memory holds after each update (Mnemonics' optimised
 exemplars): the phase loop hands it the stored exemplars and the memory re-encodes what it returns.
+Or it may record the phase's knowledge as a generator (MFGR's knowledge recording): after each
+phase but the last it trains one from the final network and returns its weights, which the
+memory keeps (charged their bytes) and serves back at the next phase as ``host.generator_state``.
 
 The learner, the memory and the phase loop import no plug-in: ``raycil.plugins`` builds the
 active plug-ins' parts from the config and hands them over.
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PhaseCandidates = Mapping[int, Candidates[Any]]  # new class -> what the memory selects from
+GeneratorState = dict[str, torch.Tensor]  # a generator's weights (state dict), as the memory keeps them
 
 
 class LearnerHost(Protocol):
@@ -50,6 +54,7 @@ class LearnerHost(Protocol):
     model: nn.Module          # the CIL network (its modules, CAM weights, parameters)
     device: torch.device
     data: Dataset             # the run's train / test images in class-order labels
+    generator_state: GeneratorState | None  # the generator the memory serves this phase, if any
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, ctx: PhaseContext) -> torch.Tensor:
         """The method's loss of one batch."""
@@ -118,6 +123,13 @@ class LearnerPlugin:
         after the memory update, before ``after_phase``, when the settings' ``refines_exemplars``."""
         return None
 
+    def record_generator(self, host: LearnerHost, ctx: PhaseContext) -> GeneratorState | None:
+        """A generator of the classes seen so far, trained from the final network of this phase,
+        for the memory to keep and serve at the next phase (MFGR's knowledge recording); None
+        records nothing. Runs after ``after_phase`` of every phase but the last, when the
+        settings' ``records_generator``."""
+        return None
+
     def stats(self) -> dict[str, float]:
         """Per-phase metrics (reported after the memory update)."""
         return {}
@@ -133,7 +145,8 @@ class LearnerPlugin:
 class PluginSettings(Strict):
     """A plug-in's config section. ``active``: the experiment uses the plug-in at all;
     ``stores_exemplars``: its codec replaces the memory's (one plug-in at a time);
-    ``refines_exemplars``: its learner side rewrites the stored exemplars each phase."""
+    ``refines_exemplars``: its learner side rewrites the stored exemplars each phase;
+    ``records_generator``: its learner side records a generator for the memory each phase."""
 
     @property
     def active(self) -> bool:
@@ -146,6 +159,11 @@ class PluginSettings(Strict):
     @property
     def refines_exemplars(self) -> bool:
         """The learner side rewrites the stored exemplars each phase (``refine_exemplars``)."""
+        return False
+
+    @property
+    def records_generator(self) -> bool:
+        """The learner side records a generator after each phase (``record_generator``)."""
         return False
 
     def check(self, cfg: ExperimentConfig) -> None:

@@ -16,6 +16,7 @@ CASES = [
     "sweep:ablations/cim_table3.yaml:smoke:9-BOP seed=0",
     "sweep:ablations/mrdc_vs_cim.yaml:smoke:MRDC-auto seed=0",
     "sweep:ablations/mnemonics_table2.yaml:smoke:ours-beta100 seed=0 protocol.num_phases=3",
+    "sweep:ablations/mfgr_table2.yaml:smoke:LwF-G_bn-div seed=0",
     "sweep:search_spaces/ssil_replay.yaml:smoke:base seed=0 protocol.num_phases=4 train.replay_batch_size=16",
 ]
 

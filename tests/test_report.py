@@ -34,7 +34,8 @@ def results_of(trial_id: str, config: dict, accs: list[float], total: int) -> li
         out.append({"trial_id": trial_id, "config": config, "training_iteration": i + 1, "done": False,
                     **config, "phase": i + 1, "phases_total": total, "top1": acc, "first_acc": 90.0 - 10 * i,
                     "avg_inc_acc": float(np.mean(seen)), "last_acc": acc, "forgetting": 10.0 * i,
-                    "avg_imbalance": math.nan if i == 0 else 20.0})
+                    "avg_imbalance": math.nan if i == 0 else 20.0,
+                    "old_acc": math.nan if i == 0 else acc - 5})
     return out
 
 
@@ -93,11 +94,13 @@ def test_summary_rows_ci_and_paper_layout(tmp_path):
     assert row["avg_inc_acc_mean"] == pytest.approx(np.mean(finals))
     assert row["avg_inc_acc_ci95"] == pytest.approx((high - low) / 2)
     assert row["n_seeds"] == 3
+    assert row["old_acc_mean"] == pytest.approx(np.mean([35.0 + s * 0.1 for s in (0, 1, 2)]))  # last phase
     stopped = summary[(summary["variant"] == "a") & (summary["train.lr"] == 0.1)].iloc[0]
     assert stopped["n_seeds"] == 2  # the trial stopped early is left out
     md = report.summary_markdown(exp, summary)
     assert "| variant | train.lr=0.05 | train.lr=0.1 |" in md
     assert "## avg. incremental accuracy" in md and "## forgetting" in md
+    assert "## last old-class accuracy" in md
     assert "1 trial(s) stopped early" in md
     b = summary.iloc[2]
     assert f"| b | {report._cell(b['avg_inc_acc_mean'], b['avg_inc_acc_ci95'])} [3]" in md

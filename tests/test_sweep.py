@@ -12,6 +12,7 @@ import optuna
 import pandas as pd
 import pytest
 import ray
+import torch
 from ray.util.state import list_actors
 from sweep_helpers import TINY, reference_phases, same_metrics, write_sweep
 
@@ -135,11 +136,18 @@ OPTIMISED_EXEMPLARS = {"memory": {**TINY["memory"], "selection": "random"},
                        "mnemonics": {"enabled": True, "epochs": 320, "beta1": 100.0, "beta2": 100.0}}
 
 
-@pytest.mark.parametrize("plugin", [{}, OPTIMISED_EXEMPLARS], ids=["raw", "mnemonics"])
-def test_exemplars_travel_between_the_actors_not_through_the_driver(ray_local, monkeypatch, plugin):
+GENERATED_REPLAY = {"method": {"name": "lwf"}, "memory": {"mode": "none", "budget": 0},
+                    "mfgr": {"enabled": True, "iterations": 5, "of_epochs": 1, "batch_size": 16, "width": 16}}
+
+
+@pytest.mark.parametrize(("plugin", "exemplars"), [({}, 8), (OPTIMISED_EXEMPLARS, 8), (GENERATED_REPLAY, 0)],
+                         ids=["raw", "mnemonics", "mfgr"])
+def test_exemplars_travel_between_the_actors_not_through_the_driver(ray_local, monkeypatch, plugin,
+                                                                   exemplars):
     """The phase loop over a trial's two actors: exemplars and candidates (and exemplars a
-    plug-in rewrites) go from one actor to the other as object references; the driver fetches
-    only the small per-phase results, and the run ends with the metrics of the in-process one."""
+    plug-in rewrites, or a generator it records) go from one actor to the other as object
+    references; the driver fetches only the small per-phase results, never a tensor, and the run
+    ends with the metrics of the in-process one."""
     cfg = build_config({**TINY, "seed": 3, **plugin})
     learner = RemoteLearner(spawn(LearnerActor, "LearnerActor[objref-test]", cfg, None, 0, 1.0))
     memory = RemoteMemory(spawn(MemoryActor, "MemoryActor[objref-test]", cfg, None, 0, 0.5))
@@ -160,6 +168,8 @@ def test_exemplars_travel_between_the_actors_not_through_the_driver(ray_local, m
             ray.kill(side.actor)
     assert fetched and all(isinstance(v, dict | bool | type(None)) for v in fetched), \
         {type(v).__name__ for v in fetched}
-    assert phases[-1]["exemplars"] == 8
+    assert not [k for v in fetched if isinstance(v, dict)
+                for k, x in v.items() if isinstance(x, torch.Tensor)]
+    assert phases[-1]["exemplars"] == exemplars
     expected = reference_phases(cfg)
     assert [same_metrics(e, g) for e, g in zip(expected, phases, strict=True)] == [[]] * len(phases)

@@ -4,6 +4,12 @@ It reads the new classes' training images itself (the dataset is deterministic f
 config), so the learner sends only each class's :class:`~raycil.memory.codec.Candidates`
 (embeddings and codec arguments), never images, across actors. It is built with the codec the
 config chooses (``raycil.plugins.exemplar_codec``) and names no plug-in.
+
+Besides exemplars it may keep one generator's weights (MFGR's memory: what a plug-in recorded
+from the old network), serve them to the learner at the next phase, checkpoint them, and report
+their size beside the exemplars' (``generator_bytes``; ``generator_units``: the same in memory
+units, bytes over those of one network input image, H x W x 3 uint8: the dataset's fixed size, or
+224 x 224 for file images).
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ import numpy as np
 
 from raycil.data.protocol import PhaseContext
 from raycil.data.registry import load_dataset
+from raycil.data.transforms import LARGE_INPUT
 from raycil.memory.budget import Budget
 from raycil.memory.codec import Candidates, ExemplarCodec
 from raycil.memory.store import ExemplarMemory, Exemplars
+from raycil.seam import GeneratorState
 from raycil.seeding import phase_seed
 
 if TYPE_CHECKING:
@@ -29,6 +37,7 @@ class MemoryService:
         self.cfg = cfg
         self.data = load_dataset(cfg.dataset)
         self.memory = ExemplarMemory(Budget(cfg.memory.mode, cfg.memory.budget), cfg.memory.selection, codec)
+        self.generator_state: GeneratorState | None = None
 
     def needs_features(self) -> bool:
         """Herding ranks candidates by their embeddings; random selection needs none."""
@@ -52,6 +61,20 @@ class MemoryService:
     def exemplars(self) -> Exemplars:
         return self.memory.exemplar_arrays()
 
+    def keep_generator(self, state: GeneratorState | None) -> None:
+        """Keep ``state`` (a recorded generator's weights) in place of the one held."""
+        self.generator_state = state
+
+    def generator(self) -> GeneratorState | None:
+        return self.generator_state
+
+    def generator_stats(self) -> dict[str, float]:
+        if self.generator_state is None:
+            return {}
+        nbytes = sum(t.numel() * t.element_size() for t in self.generator_state.values())
+        side = self.data.image_size or LARGE_INPUT
+        return {"generator_bytes": float(nbytes), "generator_units": nbytes / (3 * side ** 2)}
+
     def stats(self) -> dict[str, float]:
         counts = list(self.memory.counts().values()) or [0]
         return {
@@ -62,10 +85,12 @@ class MemoryService:
             "exemplars_per_class_min": float(np.min(counts)),
             "exemplars_per_class_max": float(np.max(counts)),
             **self.memory.codec.stats(self.memory.stored),
+            **self.generator_stats(),
         }
 
     def state(self) -> dict[str, Any]:
-        return self.memory.state()
+        return {**self.memory.state(), "generator": self.generator_state}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.memory.load_state(state)
+        self.generator_state = state.get("generator")
