@@ -48,9 +48,11 @@ def reference_phases(cfg: ExperimentConfig) -> list[dict[str, Any]]:
 
 
 def result_lines(trial_dir: Path) -> list[dict[str, Any]]:
-    """Tune's raw per-report lines of one trial (duplicates kept)."""
+    """Tune's raw per-report lines of one trial (duplicates kept); a line Tune is still writing
+    (no newline yet, as a test polling a running sweep may catch it) is left out."""
     text = (trial_dir / "result.json").read_text()
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    complete = [line for line in text.splitlines(keepends=True) if line.endswith("\n")]
+    return [json.loads(line) for line in complete if line.strip()]
 
 
 def same_metrics(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:

@@ -39,8 +39,8 @@ def test_trials_spread_over_nodes_and_survive_losing_a_worker_node(tmp_path, clu
     def remove_a_busy_node() -> None:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not removed:
-            files = [p for p in plan.exp_dir.glob("*/result.json") if p.stat().st_size]
-            firsts = [result_lines(p.parent)[0] for p in files]
+            reported = [result_lines(p.parent) for p in plan.exp_dir.glob("*/result.json")]
+            firsts = [lines[0] for lines in reported if lines]
             nodes = {line["learner_node"] for line in firsts}
             if len(firsts) == 2 and len(nodes) == 2:  # both trials past phase 1, on two nodes
                 victim = next(n for n in cluster.worker_nodes if n.node_id == firsts[0]["learner_node"])

@@ -31,9 +31,10 @@ def ray_address():
 
 
 def trial_dirs(exp_dir: Path) -> dict[str, Path]:
-    """Tune trial id -> directory, for the trials that have reported a phase."""
-    return {result_lines(p.parent)[0]["trial_id"]: p.parent for p in exp_dir.glob("*/result.json")
-            if p.stat().st_size}
+    """Tune trial id -> directory, for the trials that have reported a phase (a result file
+    created but not yet written, as a test polling a running sweep may find one, is left out)."""
+    lines = {p.parent: result_lines(p.parent) for p in exp_dir.glob("*/result.json")}
+    return {found[0]["trial_id"]: d for d, found in lines.items() if found}
 
 
 def wait_for(predicate, timeout: float = 180.0):
