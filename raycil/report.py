@@ -142,7 +142,7 @@ def summarize(exp: Experiment) -> pd.DataFrame:
     for key, group in done.groupby(exp.groups, sort=False, dropna=False):
         row: dict[str, Any] = dict(zip(exp.groups, key, strict=True))
         for metric, _ in SUMMARY:  # the final phase's row: old_acc is the last phase's
-            mean, half, n = mean_ci(group[metric] if metric in group else [])
+            mean, half, n = mean_ci(group[metric])
             row.update({f"{metric}_mean": mean, f"{metric}_ci95": half})
         row["n_seeds"] = len(group)
         out.append(row)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from raycil.data import files, synthetic
 from raycil.data.imageset import ImageSet
 from raycil.data.protocol import class_order, remap_labels
+from raycil.data.transforms import LARGE_INPUT
 
 if TYPE_CHECKING:
     from raycil.config import DatasetConfig
@@ -30,6 +31,12 @@ def dataset_num_classes(cfg: DatasetConfig) -> int:
 def fixed_image_size(cfg: DatasetConfig) -> int | None:
     """The side of the dataset's square images, or None for variable-size file images."""
     return {"synthetic": cfg.image_size, "cifar100": 32}.get(cfg.name)
+
+
+def input_size(cfg: DatasetConfig) -> int:
+    """The side of the network's square input: the fixed image size, or the 224 px crop of
+    file images (Table S2 transforms)."""
+    return fixed_image_size(cfg) or LARGE_INPUT
 
 
 def _load_raw(cfg: DatasetConfig) -> tuple[ImageSet, ImageSet, int | None]:

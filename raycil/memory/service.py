@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from raycil.data.protocol import PhaseContext
-from raycil.data.registry import load_dataset
-from raycil.data.transforms import LARGE_INPUT
+from raycil.data.registry import input_size, load_dataset
 from raycil.memory.budget import Budget
 from raycil.memory.codec import Candidates, ExemplarCodec
 from raycil.memory.store import ExemplarMemory, Exemplars
@@ -72,7 +71,7 @@ class MemoryService:
         if self.generator_state is None:
             return {}
         nbytes = sum(t.numel() * t.element_size() for t in self.generator_state.values())
-        side = self.data.image_size or LARGE_INPUT
+        side = input_size(self.cfg.dataset)
         return {"generator_bytes": float(nbytes), "generator_units": nbytes / (3 * side ** 2)}
 
     def stats(self) -> dict[str, float]:

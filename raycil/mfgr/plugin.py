@@ -26,8 +26,7 @@ import torch
 
 from raycil.data.imageset import ImageSet
 from raycil.data.protocol import PhaseContext
-from raycil.data.registry import fixed_image_size
-from raycil.data.transforms import LARGE_INPUT
+from raycil.data.registry import input_size
 from raycil.memory.store import Exemplars
 from raycil.methods.lwf import step_weight
 from raycil.mfgr.config import MfgrConfig
@@ -49,7 +48,7 @@ class MfgrPlugin(LearnerPlugin):
     def __init__(self, cfg: ExperimentConfig):
         self.settings: MfgrConfig = cfg.mfgr
         self.seed, self.epochs, self.temperature = cfg.seed, cfg.train.epochs, cfg.method.kd_temperature
-        self.side = fixed_image_size(cfg.dataset) or LARGE_INPUT
+        self.side = input_size(cfg.dataset)
         self.replay: GeneratedReplay | None = None
         self.record_stats: dict[str, float] = {}
 

@@ -69,8 +69,9 @@ def record_generator(network: nn.Module, classes: int, s: MfgrConfig, side: int,
     ``classes`` logits; statistics: the last step's loss terms and how the network classifies
     ``20 x classes`` (at least a batch) fresh samples (coverage, balance, confidence)."""
     rng = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    generator = Generator(side, s.latent_dim, s.width).to(device).train()
+    with torch.random.fork_rng(devices=[]):  # the generator's initialisation leaves the run's stream alone
+        torch.manual_seed(seed)
+        generator = Generator(side, s.latent_dim, s.width).to(device).train()
     opt = torch.optim.Adam(generator.parameters(), lr=s.lr)
     bn = BatchNormStatistics(network)
     with frozen(network), (bn.watching() if s.lambda2 > 0 else nullcontext()):
@@ -81,8 +82,8 @@ def record_generator(network: nn.Module, classes: int, s: MfgrConfig, side: int,
             terms["total"].backward()
             opt.step()
     with frozen(network), torch.no_grad():
-            n = max(s.batch_size, 20 * classes)
-            probs = network(generator(latent(generator, n, rng, device)))["logits"][:, :classes].softmax(1)
+        n = max(s.batch_size, 20 * classes)
+        probs = network(generator(latent(generator, n, rng, device)))["logits"][:, :classes].softmax(1)
     coverage, balance = class_spread(probs.argmax(1).cpu().numpy(), classes)
     stats = {f"mfgr_loss_{k}": float(v.detach()) for k, v in terms.items()}
     stats.update(mfgr_coverage=coverage, mfgr_balance=balance,
