@@ -16,8 +16,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 
+from raycil.data.folder import class_names, first_image_side, resolve_class_order
 from raycil.data.protocol import phase_sizes
-from raycil.data.registry import dataset_num_classes
+from raycil.data.registry import dataset_num_classes, fixed_image_size, native_num_classes
 from raycil.data.synthetic import MAX_CLASSES
 from raycil.methods import METHODS
 from raycil.plugins import PLUGINS
@@ -26,11 +27,17 @@ from raycil.schema import ConfigError, Strict
 __all__ = ["ConfigError", "ExperimentConfig", "MethodConfig", "load_config", "build_config"]
 
 
-DatasetName = Literal["synthetic", "cifar100", "imagenet100", "imagenet1000", "food101"]
-FILE_DATASETS = ("cifar100", "imagenet100", "imagenet1000", "food101")
+DatasetName = Literal["synthetic", "imagefolder", "cifar100", "imagenet100", "imagenet1000", "food101"]
+FILE_DATASETS = ("imagefolder", "cifar100", "imagenet100", "imagenet1000", "food101")
 
 
 class DatasetConfig(Strict):
+    """The data. ``imagefolder``: your own tree (``root/train/<class>/*``, ``root/val/<class>/*``
+    or ``test/``) at ``image_size`` (default: the first training image's larger side), decoded
+    once into ``cache_dir``; ``boxes``: a CSV of true boxes (path,x0,y0,x1,y1). ``num_classes``
+    of a file dataset is its own (a given one must agree). ``class_order``: label ids, or a
+    tree's class names. ``augment``: see :func:`raycil.data.registry.augmentation`."""
+
     name: DatasetName = "synthetic"
     root: str | None = None
     num_classes: int = Field(20, ge=2, le=1000)
@@ -38,8 +45,29 @@ class DatasetConfig(Strict):
     train_per_class: int = Field(100, ge=2)
     test_per_class: int = Field(30, ge=1)
     data_seed: int = 0
-    class_order: list[int] | None = None
+    class_order: list[int] | list[str] | None = None
     class_order_seed: int = 1993
+    augment: Literal["auto", "pad_crop_flip", "resized_crop"] = "auto"
+    boxes: str | None = None
+    cache_dir: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_size(cls, data: Any) -> Any:
+        """A file dataset's class count (and a tree's default image side) come from the data; a
+        given class count that disagrees is refused rather than ignored."""
+        if not (isinstance(data, dict) and data.get("name") in FILE_DATASETS and _is_dir(data.get("root"))):
+            return data
+        native = native_num_classes(data["name"], data["root"])
+        given = data.get("num_classes")
+        if given is not None and given != native:
+            where = f"the tree '{data['root']}/train'" if data["name"] == "imagefolder" else data["name"]
+            raise ValueError(f"dataset.num_classes: {given} given, but {where} has {native} classes "
+                             "(leave num_classes out for a file dataset)")
+        data = {**data, "num_classes": native}
+        if data["name"] == "imagefolder" and data.get("image_size") is None:
+            data["image_size"] = first_image_side(data["root"])
+        return data
 
     @model_validator(mode="after")
     def _check_root(self) -> DatasetConfig:
@@ -49,9 +77,28 @@ class DatasetConfig(Strict):
         if self.name in FILE_DATASETS:
             if not self.root:
                 raise ValueError(f"dataset.root is required for dataset '{self.name}' (a local directory)")
-            if not Path(os.path.expanduser(self.root)).is_dir():
+            if not _is_dir(self.root):
                 raise ValueError(f"dataset.root: directory '{self.root}' does not exist")
+        if self.name != "imagefolder":
+            for key in ("boxes", "cache_dir"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"dataset.{key}: only dataset 'imagefolder' reads it")
+        elif self.boxes is not None and not Path(os.path.expanduser(self.boxes)).is_file():
+            raise ValueError(f"dataset.boxes: file '{self.boxes}' does not exist (a CSV path,x0,y0,x1,y1)")
+        if fixed_image_size(self) is None and self.augment == "pad_crop_flip":
+            raise ValueError(f"dataset.augment: '{self.name}' images vary in size and train with Table S2's "
+                             "resized crop; allowed: auto, resized_crop")
+        if self.class_order is not None:
+            names = class_names(self.root or "") if self.name == "imagefolder" else None
+            if names is None and any(isinstance(c, str) for c in self.class_order):
+                raise ValueError("dataset.class_order: class names are for dataset 'imagefolder'; "
+                                 "give label ids")
+            resolve_class_order(self.class_order, names or [str(i) for i in range(dataset_num_classes(self))])
         return self
+
+
+def _is_dir(root: Any) -> bool:
+    return isinstance(root, str) and Path(os.path.expanduser(root)).is_dir()
 
 
 class ProtocolConfig(Strict):
@@ -101,6 +148,9 @@ MethodConfig = create_model(
 
 
 class ScheduleConfig(Strict):
+    """``milestones``: fractions of the phase's epochs (PyCIL's [60, 120, 170] of 200 epochs is
+    [0.3, 0.6, 0.85]); ``gamma``: the lr factor at each."""
+
     kind: Literal["cosine", "multistep"] = "cosine"
     milestones: list[float] = Field(default_factory=lambda: [0.5, 0.75])
     gamma: float = Field(0.1, gt=0, le=1)
@@ -115,6 +165,9 @@ class BalancedFinetuneConfig(Strict):
 
 
 class TrainConfig(Strict):
+    """The optimisation of every phase; the first phase's epochs, lr, and (when given) weight
+    decay and schedule apart from the incremental phases' (PyCIL's init_* settings)."""
+
     epochs_first: int = Field(10, ge=0)
     epochs: int = Field(10, ge=0)
     batch_size: int = Field(64, ge=1)
@@ -123,7 +176,9 @@ class TrainConfig(Strict):
     lr: float = Field(0.1, gt=0)
     momentum: float = Field(0.9, ge=0, lt=1)
     weight_decay: float = Field(5e-4, ge=0)
+    weight_decay_first: float | None = Field(None, ge=0)  # None: weight_decay
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    schedule_first: ScheduleConfig | None = None  # None: schedule
     replay_batch_size: int = Field(0, ge=0)
     balanced_finetune: BalancedFinetuneConfig = Field(default_factory=BalancedFinetuneConfig)
     progress: bool = True
@@ -260,7 +315,16 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def _other_dataset(section: Any, name: Any) -> bool:
+    """``name`` names another dataset than ``section`` (a dataset section) does."""
+    return isinstance(section, dict) and name is not None and section.get("name", "synthetic") != name
+
+
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Dotted overrides; ``dataset.name`` naming another dataset starts the section afresh, so
+    the generated data's knobs (num_classes, image_size, ...) do not carry over to a tree."""
+    if _other_dataset(data.get("dataset"), overrides.get("dataset.name")):
+        data["dataset"] = {}
     for key, value in overrides.items():
         set_dotted(data, key, value)
     return data
@@ -280,10 +344,12 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` laid over ``base``: sections merge key by key, any other value replaces."""
+    """``over`` laid over ``base``: sections merge key by key, any other value replaces (and a
+    dataset section naming another dataset replaces the whole section)."""
     out = dict(base)
     for key, value in over.items():
         both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        both = both and not (key == "dataset" and _other_dataset(out[key], value.get("name")))
         out[key] = merged(out[key], value) if both else value
     return out
 

@@ -36,10 +36,19 @@ from raycil.seam import GeneratorState, LearnerPlugin, PhaseCandidates, Training
 from raycil.seeding import phase_seed, resolve_device, seed_everything
 
 if TYPE_CHECKING:
-    from raycil.config import ExperimentConfig
+    from raycil.config import ExperimentConfig, ScheduleConfig
 
 T = TypeVar("T")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def lr_schedule(opt: torch.optim.Optimizer, epochs: int,
+                sched: ScheduleConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    """Cosine annealing over the phase, or steps of ``gamma`` at fractions of its epochs."""
+    if sched.kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
+    milestones = sorted({max(1, round(m * epochs)) for m in sched.milestones})
+    return torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=sched.gamma)
 
 
 class Learner:
@@ -61,7 +70,7 @@ class Learner:
 
     # ------------------------------------------------------------------ what plug-ins use (LearnerHost)
     def batches(self, images: Any, labels: np.ndarray, train: bool, cam: bool = False) -> BatchSource:
-        return BatchSource(images, labels, self.device, train, self.generator, cam)
+        return BatchSource(images, labels, self.device, train, self.generator, cam, self.data.augment)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, ctx: PhaseContext) -> torch.Tensor:
         return self.method.loss(self, x, y, ctx)
@@ -86,20 +95,15 @@ class Learner:
         return torch.cat(feats) if feats else torch.empty(0)
 
     # ------------------------------------------------------------------ training
-    def _schedule(self, opt: torch.optim.Optimizer, epochs: int) -> torch.optim.lr_scheduler.LRScheduler:
-        sched = self.cfg.train.schedule
-        if sched.kind == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
-        milestones = sorted({max(1, round(m * epochs)) for m in sched.milestones})
-        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=sched.gamma)
-
     def fit(self, source: BatchSource, epochs: int, lr: float, loss_fn: LossFn,
             params: Sequence[nn.Parameter], replay: BatchSource | None = None, desc: str = "",
-            hooks: Sequence[TrainingHooks] = ()) -> None:
-        """The training loop: ``epochs`` passes over ``source`` with SGD and the schedule."""
+            hooks: Sequence[TrainingHooks] = (), first_phase: bool = False) -> None:
+        """The training loop: ``epochs`` passes over ``source`` with SGD and the schedule (the
+        first phase's weight decay and schedule if ``first_phase`` and configured)."""
         t = self.cfg.train
-        opt = torch.optim.SGD(params, lr=lr, momentum=t.momentum, weight_decay=t.weight_decay)
-        sched = self._schedule(opt, epochs)
+        decay = t.weight_decay_first if first_phase and t.weight_decay_first is not None else t.weight_decay
+        opt = torch.optim.SGD(params, lr=lr, momentum=t.momentum, weight_decay=decay)
+        sched = lr_schedule(opt, epochs, t.schedule_first if first_phase and t.schedule_first else t.schedule)
         steps_per_epoch = -(-len(source) // t.batch_size)
         seen, start = 0, time.perf_counter()
         self.method.train_mode(self.model)
@@ -165,7 +169,8 @@ class Learner:
             attach_transfer(self.model)
         self.fit(self.batches(images, labels, train=True), epochs, lr,
                  lambda x, y: self.method.loss(self, x, y, ctx), self.method.optim_params(self.model),
-                 replay=replay, desc=f"phase {ctx.phase}/{ctx.num_phases}", hooks=hooks)
+                 replay=replay, desc=f"phase {ctx.phase}/{ctx.num_phases}", hooks=hooks,
+                 first_phase=ctx.is_first)
         if transfer:
             merge_transfer(self.model)
         fit_stats = dict(self.last_fit)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from raycil.data.protocol import PhaseContext, phase_contexts
+from raycil.data.registry import class_labels
 from raycil.metrics import run_summary
 
 if TYPE_CHECKING:
@@ -95,4 +96,4 @@ def run_phases(cfg: ExperimentConfig, learner: LearnerSide[E, C, G], memory: Mem
         history.append(metrics)
         if on_phase is not None:
             on_phase(metrics, history)
-    return {"phases": history, "summary": run_summary(history)}
+    return {"classes": class_labels(cfg.dataset), "phases": history, "summary": run_summary(history)}

@@ -29,6 +29,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from raycil import report, tune_state
 from raycil.config import ConfigError
+from raycil.data.registry import check_datasets
 from raycil.sweep_config import SweepPlan, TrialSpec, describe, plan_sweep
 from raycil.trial import placement, run_trial
 
@@ -229,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             print(describe(plan))
             return 0
         mended = check_outputs(plan, args.resume)
-    except ConfigError as err:
+        check_datasets(plan.file_datasets)
+    except (ConfigError, FileNotFoundError) as err:
         print(f"raycil.sweep: error: {err}", file=sys.stderr)
         return 2
     for line in mended:

@@ -38,6 +38,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from raycil.config import (
+    DatasetConfig,
     ExperimentConfig,
     MethodConfig,
     _model_at,
@@ -343,6 +344,7 @@ class SweepPlan:
     max_phases: int
     variant_bases: dict[str, dict[str, Any]] = field(default_factory=dict)
     cwd: str = field(default_factory=os.getcwd)  # relative data roots are resolved against it
+    file_datasets: list[DatasetConfig] = field(default_factory=list)  # distinct, read before Ray starts
 
     @property
     def exp_dir(self) -> Path:
@@ -358,9 +360,11 @@ class SweepPlan:
         apply_overrides(data, {k: v for k, v in overrides.items() if k != VARIANT_BASE})
         apply_overrides(data, dict(params))
         data["seed"], data["name"] = seed, f"{self.sweep.name}-{variant}-s{seed}"
-        root = (data.get("dataset") or {}).get("root")
-        if isinstance(root, str) and not os.path.isabs(os.path.expanduser(root)):
-            data["dataset"]["root"] = os.path.join(self.cwd, root)  # trials run in their own dirs
+        dataset = data.get("dataset") or {}
+        for key in ("root", "boxes", "cache_dir"):  # trials run in their own dirs
+            path = dataset.get(key)
+            if isinstance(path, str) and not os.path.isabs(os.path.expanduser(path)):
+                dataset[key] = os.path.join(self.cwd, path)
         return data
 
     def experiment_config(self, spec: TrialSpec) -> ExperimentConfig:
@@ -480,6 +484,8 @@ def plan_sweep(path: str | Path, profile: str | None = None,
         raise ConfigError("resources.gpu: 0, but the experiment asks for device 'cuda'; give each trial "
                           "a GPU share (e.g. resources.gpu: 0.5) or use device auto")
     plan.max_phases = max(num_phases(c) for c in cfgs)
+    distinct = {c.dataset.model_dump_json(): c.dataset for c in cfgs if c.dataset.name != "synthetic"}
+    plan.file_datasets = list(distinct.values())
     if sweep.scheduler.kind == "asha" and sweep.scheduler.grace_period > plan.max_phases:
         raise ConfigError(f"scheduler.grace_period: {sweep.scheduler.grace_period} phases exceeds the "
                           f"trials' {plan.max_phases} phases")

@@ -92,13 +92,16 @@ def _write_images(folder, n, colour, suffix=".png"):
         cv2.imwrite(str(folder / f"{i}{suffix}"), np.full((9, 7, 3), colour, np.uint8))
 
 
-def test_imagefolder_and_food101_layouts(tmp_path):
+def test_imagenet_and_food101_layouts(tmp_path):
+    synsets = [f"n{k:03d}" for k in range(100)]
     for split in ("train", "val"):
-        for k, synset in enumerate(["n02", "n01"]):
-            _write_images(tmp_path / "inet" / split / synset, 2, 40 * k)
+        for k, synset in enumerate(reversed(synsets)):
+            _write_images(tmp_path / "inet" / split / synset, 1 + (k == 99), 40 * (k == 99))
     train, val = files.load_imagenet(str(tmp_path / "inet"), subset_100=True)
-    assert len(train) == 4 and train.labels.tolist() == [0, 0, 1, 1]   # sorted synsets: n01 first
+    assert len(train) == 101 and train.labels.tolist()[:3] == [0, 0, 1]   # sorted synsets: n000 first
     assert train.images[0].shape == (9, 7, 3) and train.images[0][0, 0, 0] == 40
+    with pytest.raises(ValueError, match="imagenet1000 needs 1000 synset folders .*name: imagefolder"):
+        files.load_imagenet(str(tmp_path / "inet"), subset_100=False)
 
     food = tmp_path / "food"
     for cls in ("apple_pie", "bibimbap"):
@@ -113,5 +116,5 @@ def test_imagefolder_and_food101_layouts(tmp_path):
 def test_missing_files_name_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="cifar-100-python"):
         files.load_cifar100(str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="train"):
+    with pytest.raises(ValueError, match="has no train/ folder"):
         files.load_imagenet(str(tmp_path), subset_100=False)

@@ -19,6 +19,7 @@ from sweep_helpers import TINY, reference_phases, same_metrics, write_sweep
 from raycil import report
 from raycil.actors import LearnerActor, MemoryActor, RemoteLearner, RemoteMemory, spawn
 from raycil.config import build_config
+from raycil.data.export_tree import export_tree
 from raycil.phases import run_phases
 from raycil.sweep import run_sweep
 from raycil.sweep_config import plan_sweep
@@ -172,4 +173,23 @@ def test_exemplars_travel_between_the_actors_not_through_the_driver(ray_local, m
                 for k, x in v.items() if isinstance(x, torch.Tensor)]
     assert phases[-1]["exemplars"] == exemplars
     expected = reference_phases(cfg)
+    assert [same_metrics(e, g) for e, g in zip(expected, phases, strict=True)] == [[]] * len(phases)
+
+
+def test_an_image_folder_trial_on_the_actors_matches_the_generated_arrays(tmp_path, ray_local):
+    """The built-in data written as a tree: the trial's actors each map the decoded cache and end
+    with the metrics of the in-process run on the arrays themselves."""
+    data = TINY["dataset"]
+    tree = export_tree(tmp_path / "tree", data["num_classes"], data["train_per_class"],
+                       data["test_per_class"], data["image_size"])
+    cfg = build_config({**TINY, "dataset": {"name": "imagefolder", "root": str(tree),
+                                            "cache_dir": str(tmp_path / "cache")}})
+    learner = RemoteLearner(spawn(LearnerActor, "LearnerActor[tree-test]", cfg, None, 0, 1.0))
+    memory = RemoteMemory(spawn(MemoryActor, "MemoryActor[tree-test]", cfg, None, 0, 0.5))
+    try:
+        phases = run_phases(cfg, learner, memory)["phases"]
+    finally:
+        for side in (learner, memory):
+            ray.kill(side.actor)
+    expected = reference_phases(build_config(TINY))
     assert [same_metrics(e, g) for e, g in zip(expected, phases, strict=True)] == [[]] * len(phases)

@@ -189,3 +189,21 @@ def test_every_shipped_sweep_plans_under_each_profile(path):
             assert "dataset.root: directory" in str(err) and "does not exist" in str(err)
             continue
         assert plan.trials and all(plan.experiment_config(t) for t in plan.trials)
+
+
+def test_relative_data_paths_are_resolved_where_the_sweep_was_started(tmp_path, monkeypatch):
+    """Trials run in their own folders: a tree, its boxes file and its cache named relative to
+    the working directory reach them as absolute paths."""
+    from raycil.data.export_tree import export_tree
+
+    monkeypatch.chdir(tmp_path)
+    export_tree(tmp_path / "tree", 4, 3, 2, 16)
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "rel", "seeds": [0], "experiment": {
+        **TINY, "dataset": {"name": "imagefolder", "root": "tree", "boxes": "tree/boxes.csv",
+                            "cache_dir": "c"}}}))
+    plan = plan_sweep(str(sweep))
+    dataset = plan.experiment_config(plan.trials[0]).dataset
+    assert (dataset.root, dataset.boxes, dataset.cache_dir) == (
+        str(tmp_path / "tree"), str(tmp_path / "tree/boxes.csv"), str(tmp_path / "c"))
+    assert plan.file_datasets == [dataset] and dataset.num_classes == 4 and dataset.image_size == 16

@@ -76,11 +76,12 @@ class PhaseHooks(TrainingHooks):
         # φ's batches come from their own generator: the CIL model's batches stay those of a run
         # without the plug-in (common random numbers across the Table 3 rows)
         generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        self.new = BatchSource(new.images, new.labels, host.device, True, generator)
+        augment = host.data.augment
+        self.new = BatchSource(new.images, new.labels, host.device, True, generator, augment=augment)
         ex_images, ex_labels = exemplars
         self.exemplars = None
         if len(ex_labels):
-            self.exemplars = BatchSource(ex_images, ex_labels, host.device, True, generator)
+            self.exemplars = BatchSource(ex_images, ex_labels, host.device, True, generator, augment=augment)
 
     def cil_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.host.loss(x, y, self.ctx)

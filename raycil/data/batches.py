@@ -1,12 +1,15 @@
 """Mini-batches for training and evaluation, shuffled from a seeded torch generator.
 
-In-memory fixed-size images (generated data, CIFAR-100, exemplars) are augmented batch-wise on
-the training device (pad-crop-flip), which keeps a 2-core CPU busy with the model rather than
-with per-image Python; file datasets use per-image Table S2 transforms.
+In-memory fixed-size images (generated data, CIFAR-100, image folders, exemplars) are augmented
+on the training device from the batch generator, which keeps a 2-core CPU busy with the model
+rather than with per-image Python: pad-crop-flip for small images, or CIM Table S2's resized
+crop, flip and brightness jitter (evaluated on the centre crop of Resize 256 / CenterCrop 224).
+Variable-size file datasets use per-image Table S2 transforms.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -29,16 +32,55 @@ def pad_crop_flip(x: torch.Tensor, pad: int, generator: torch.Generator) -> torc
     return torch.where(flips[:, None, None, None].to(x.device), out.flip(3), out)
 
 
+def resized_crop(x: torch.Tensor, generator: torch.Generator, scale: tuple[float, float] = (0.08, 1.0),
+                 ratio: tuple[float, float] = (3 / 4, 4 / 3), brightness: float = 63 / 255) -> torch.Tensor:
+    """Table S2's training transform on a batch of float 0..255 images, per sample: a random crop
+    of ``scale`` of the area and aspect ``ratio`` resized back to the side (torchvision's
+    RandomResizedCrop sampling: 10 tries, then the whole image), a horizontal flip, a brightness
+    factor in [1 − b, 1 + b]."""
+    n, _, h, w = x.shape
+    out = []
+    for i in range(n):
+        top, left, ch, cw = 0, 0, h, w
+        for s_u, r_u, t_u, l_u in torch.rand(10, 4, generator=generator).tolist():
+            area = h * w * (scale[0] + s_u * (scale[1] - scale[0]))
+            aspect = math.exp(math.log(ratio[0]) + r_u * (math.log(ratio[1]) - math.log(ratio[0])))
+            tw, th = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
+            if 0 < tw <= w and 0 < th <= h:
+                top, left, ch, cw = int(t_u * (h - th + 1)), int(l_u * (w - tw + 1)), th, tw
+                break
+        crop = x[i:i + 1, :, top:top + ch, left:left + cw]
+        out.append(F.interpolate(crop, size=(h, w), mode="bilinear", antialias=True, align_corners=False))
+    batch = torch.cat(out)
+    flips = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    batch = torch.where(flips[:, None, None, None], batch.flip(3), batch)
+    factor = 1 + brightness * (2 * torch.rand(n, generator=generator) - 1)
+    return (batch * factor.to(x.device)[:, None, None, None]).clamp(0, 255)
+
+
+def centre_crop(x: torch.Tensor) -> torch.Tensor:
+    """Table S2's test transform at the images' own side S: resize to S x 256/224, crop S centred."""
+    side = x.shape[-1]
+    big = round(side * 256 / 224)
+    x = F.interpolate(x, size=(big, big), mode="bilinear", antialias=True, align_corners=False)
+    start = (big - side) // 2
+    return x[..., start:start + side, start:start + side]
+
+
 class BatchSource:
     """Batches of (normalised float images, labels) from uint8 images, for one device.
 
-    ``cam=True`` (evaluation only) resizes file images to 224x224 whole (Table S2 CAM transform);
-    :meth:`set_overrides` swaps some images for others (CIM's artifact augmentation)."""
+    ``cam=True`` (evaluation only) takes images whole (file images resized to 224x224: Table S2
+    CAM transform); ``augment`` (fixed-size images): ``pad_crop_flip`` or ``resized_crop``
+    (:func:`raycil.data.registry.augmentation`); :meth:`set_overrides` swaps some images for
+    others (CIM's artifact augmentation)."""
 
     def __init__(self, images: np.ndarray | ImageFiles | list[np.ndarray], labels: np.ndarray,
-                 device: torch.device, train: bool, generator: torch.Generator, cam: bool = False):
+                 device: torch.device, train: bool, generator: torch.Generator, cam: bool = False,
+                 augment: str = "pad_crop_flip"):
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
         self.device, self.train, self.generator = device, train, generator
+        self.resized_crop, self.cam = augment == "resized_crop", cam
         self.fixed = isinstance(images, np.ndarray)
         if self.fixed:
             self.images = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
@@ -60,7 +102,10 @@ class BatchSource:
         if self.fixed:
             x = self.images[idx].to(self.device).float()
             if self.train:
-                x = pad_crop_flip(x, max(1, x.shape[-1] // 8), self.generator)
+                x = (resized_crop(x, self.generator) if self.resized_crop
+                     else pad_crop_flip(x, max(1, x.shape[-1] // 8), self.generator))
+            elif self.resized_crop and not self.cam:
+                x = centre_crop(x)
             return (x - self.mean) / self.std, y
         pics = [torch.from_numpy(np.ascontiguousarray(self.image(int(i)))).permute(2, 0, 1) for i in idx]
         return torch.stack([self.transform(p) for p in pics]).to(self.device), y

@@ -1,6 +1,7 @@
-"""Datasets read from local files: CIFAR-100 (torchvision layout), ImageNet-100/1000 (ImageFolder
-tree with train/ and val/), Food-101 (images/ + meta/train.txt, meta/test.txt). Nothing is
-downloaded; a missing root or file is a :class:`FileNotFoundError` naming the path."""
+"""Datasets read from local files: CIFAR-100 (torchvision layout), ImageNet-100/1000 and any image
+folder (train/ and val/ or test/ class folders), Food-101 (images/ + meta/train.txt,
+meta/test.txt). Nothing is downloaded; a missing root or file is a :class:`FileNotFoundError`
+naming the path, a bad tree or image a :class:`~raycil.data.folder.DataError`."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from raycil.data.boxes_file import read_boxes, split_boxes, unknown_paths
+from raycil.data.decoded import cache_dir, decoded_split
+from raycil.data.folder import DataError, class_names, scan_tree
 from raycil.data.imageset import ImageFiles, ImageSet
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".JPEG"}
 
 
 def _require(path: Path, what: str) -> Path:
@@ -39,23 +41,44 @@ def imagenet100_synsets(all_synsets: list[str]) -> list[str]:
     return sorted(ordered[i] for i in picks)
 
 
-def _folder_split(split_dir: Path, classes: list[str]) -> ImageSet:
-    paths, labels = [], []
-    for label, name in enumerate(classes):
-        cdir = _require(split_dir / name, "class folder")
-        files = sorted(p for p in cdir.iterdir() if p.suffix in IMAGE_SUFFIXES)
-        paths += [str(p) for p in files]
-        labels += [label] * len(files)
-    return ImageSet(ImageFiles(paths), np.asarray(labels, np.int64))
+def imagenet_classes(root: str, subset_100: bool) -> list[str]:
+    """ImageNet's synsets: all 1000, or ImageNet-100's (a tree of exactly 100 is taken as it is);
+    a DataError for a tree that is neither, with the hint to read it as ``imagefolder``."""
+    synsets = class_names(root)
+    want = 100 if subset_100 else 1000
+    if subset_100 and len(synsets) == 1000:
+        return imagenet100_synsets(synsets)
+    if len(synsets) != want:
+        name = "imagenet100" if subset_100 else "imagenet1000"
+        allowed = "100 synset folders (or all 1000)" if subset_100 else "1000 synset folders"
+        raise DataError(f"dataset.name: {name} needs {allowed} under '{root}/train' (found {len(synsets)}); "
+                        "for your own tree use dataset.name: imagefolder")
+    return synsets
 
 
 def load_imagenet(root: str, subset_100: bool) -> tuple[ImageSet, ImageSet]:
-    train_dir = _require(Path(root) / "train", "ImageNet train folder")
-    val_dir = _require(Path(root) / "val", "ImageNet val folder")
-    synsets = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
-    if subset_100 and len(synsets) > 100:
-        synsets = imagenet100_synsets(synsets)
-    return _folder_split(train_dir, synsets), _folder_split(val_dir, synsets)
+    """Variable-size file images, decoded per batch (Table S2 transforms)."""
+    tree = scan_tree(root, imagenet_classes(root, subset_100))
+    return tuple(ImageSet(ImageFiles([str(tree.root / p) for p in split.paths]), split.labels)  # type: ignore[return-value]
+                 for split in (tree.train, tree.test))
+
+
+def load_imagefolder(root: str, side: int, cache: str | None,
+                     boxes_csv: str | None) -> tuple[ImageSet, ImageSet]:
+    """A tree's images resized whole to ``side`` and decoded once into the cache, with the true
+    boxes of ``boxes_csv`` when given (every training image needs one; test boxes are kept when
+    every test image has one)."""
+    tree = scan_tree(root)
+    boxes = read_boxes(Path(boxes_csv).expanduser()) if boxes_csv else None
+    if boxes is not None:
+        unknown_paths(boxes, set(tree.train.paths) | set(tree.test.paths), Path(boxes_csv or ""))
+    sets = []
+    for split, required in ((tree.train, True), (tree.test, False)):
+        images, sizes = decoded_split(tree.root, split.paths, side, cache_dir(cache))
+        split_box = None if boxes is None else split_boxes(boxes, split.paths, sizes, side,
+                                                           Path(boxes_csv or ""), required)
+        sets.append(ImageSet(images, split.labels, split_box))
+    return sets[0], sets[1]
 
 
 def load_food101(root: str) -> tuple[ImageSet, ImageSet]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from raycil.data.folder import DataError
 
 
 class ImageFiles(Sequence):
@@ -24,7 +27,9 @@ class ImageFiles(Sequence):
             return ImageFiles([self.paths[j] for j in idx])
         image = cv2.imread(self.paths[i], cv2.IMREAD_COLOR)
         if image is None:
-            raise FileNotFoundError(f"cannot read image '{self.paths[i]}'")
+            if not os.path.exists(self.paths[i]):
+                raise FileNotFoundError(f"image '{self.paths[i]}' does not exist")
+            raise DataError(f"cannot decode image '{self.paths[i]}' (unreadable or truncated)")
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 

@@ -6,7 +6,10 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from raycil.data import files, synthetic
+from raycil.data.folder import class_names, resolve_class_order
 from raycil.data.imageset import ImageSet
 from raycil.data.protocol import class_order, remap_labels
 from raycil.data.transforms import LARGE_INPUT
@@ -22,15 +25,26 @@ class Dataset:
     train: ImageSet
     test: ImageSet
     image_size: int | None  # None: variable-size file images with Table S2 transforms
+    augment: str = "pad_crop_flip"  # of fixed-size images in training: see augmentation()
+
+
+def native_num_classes(name: str, root: str | None) -> int | None:
+    """The classes a dataset has of itself (a tree: its class folders), None for the generated data."""
+    if name == "imagefolder":
+        assert root is not None
+        return len(class_names(root))
+    if name in ("imagenet100", "imagenet1000") and root is not None:
+        return len(files.imagenet_classes(root, subset_100=name == "imagenet100"))  # refuses other trees
+    return FIXED_CLASSES.get(name)
 
 
 def dataset_num_classes(cfg: DatasetConfig) -> int:
-    return FIXED_CLASSES.get(cfg.name, cfg.num_classes)
+    return native_num_classes(cfg.name, cfg.root) or cfg.num_classes
 
 
 def fixed_image_size(cfg: DatasetConfig) -> int | None:
     """The side of the dataset's square images, or None for variable-size file images."""
-    return {"synthetic": cfg.image_size, "cifar100": 32}.get(cfg.name)
+    return {"synthetic": cfg.image_size, "imagefolder": cfg.image_size, "cifar100": 32}.get(cfg.name)
 
 
 def input_size(cfg: DatasetConfig) -> int:
@@ -39,12 +53,46 @@ def input_size(cfg: DatasetConfig) -> int:
     return fixed_image_size(cfg) or LARGE_INPUT
 
 
+def augmentation(cfg: DatasetConfig) -> str:
+    """``dataset.augment`` resolved: ``auto`` is pad-crop-flip for small images (and always for
+    the generated data and CIFAR-100, as the papers train them), Table S2's resized crop for an
+    image folder of 64 px or more, and Table S2 for ImageNet / Food-101 files."""
+    if cfg.augment != "auto":
+        return cfg.augment
+    if fixed_image_size(cfg) is None or (cfg.name == "imagefolder" and cfg.image_size >= 64):
+        return "resized_crop"
+    return "pad_crop_flip"
+
+
+def label_order(cfg: DatasetConfig) -> np.ndarray:
+    """The class order as original class ids: position p holds the class that gets label p."""
+    explicit = cfg.class_order
+    if explicit is not None and cfg.name == "imagefolder":
+        explicit = resolve_class_order(explicit, class_names(cfg.root or ""))
+    return class_order(dataset_num_classes(cfg), cfg.class_order_seed, explicit)  # type: ignore[arg-type]
+
+
+def class_labels(cfg: DatasetConfig) -> list[str]:
+    """The classes' names in label order (label 0 first): folder names of a tree, the generated
+    data's shape-colour-texture, the original class id otherwise."""
+    if cfg.name == "imagefolder":
+        names = class_names(cfg.root or "")
+    elif cfg.name == "synthetic":
+        attributes = synthetic.class_attributes()[: cfg.num_classes]
+        names = [f"{texture}-{shape}-hue{round(hue * 360)}" for shape, hue, texture in attributes]
+    else:
+        names = [str(i) for i in range(dataset_num_classes(cfg))]
+    return [names[int(c)] for c in label_order(cfg)]
+
+
 def _load_raw(cfg: DatasetConfig) -> tuple[ImageSet, ImageSet, int | None]:
     if cfg.name == "synthetic":
         sets = [ImageSet(*synthetic.generate(cfg.num_classes, n, cfg.image_size, cfg.data_seed, split))
                 for split, n in (("train", cfg.train_per_class), ("test", cfg.test_per_class))]
         return sets[0], sets[1], fixed_image_size(cfg)
     assert cfg.root is not None
+    if cfg.name == "imagefolder":
+        return (*files.load_imagefolder(cfg.root, cfg.image_size, cfg.cache_dir, cfg.boxes), cfg.image_size)
     if cfg.name == "cifar100":
         return (*files.load_cifar100(cfg.root), fixed_image_size(cfg))
     if cfg.name == "food101":
@@ -58,13 +106,22 @@ def _load_cached(cfg_json: str) -> Dataset:
 
     cfg = DatasetConfig.model_validate_json(cfg_json)
     train, test, size = _load_raw(cfg)
-    order = class_order(dataset_num_classes(cfg), cfg.class_order_seed, cfg.class_order)
+    order = label_order(cfg)
     train.labels, test.labels = remap_labels(train.labels, order), remap_labels(test.labels, order)
-    return Dataset(train, test, size)
+    return Dataset(train, test, size, augmentation(cfg))
+
+
+def check_datasets(cfgs: list[DatasetConfig]) -> None:
+    """Read each dataset once (a tree is checked and decoded into its cache), so a bad file is
+    refused before anything trains; the copies are not kept."""
+    for cfg in cfgs:
+        load_dataset(cfg)
+    _load_cached.cache_clear()
 
 
 def load_dataset(cfg: DatasetConfig) -> Dataset:
     """The dataset with labels remapped to class-order positions (phase 1 = labels 0..first-1).
 
-    Cached per process, so a learner and a memory in one process share one copy."""
+    Cached per process, so a learner and a memory in one process share one copy. A tree is
+    decoded into its cache on the first load (see :mod:`raycil.data.decoded`)."""
     return _load_cached(cfg.model_dump_json())
