@@ -69,14 +69,15 @@ def load_imagefolder(root: str, side: int, cache: str | None,
     boxes of ``boxes_csv`` when given (every training image needs one; test boxes are kept when
     every test image has one)."""
     tree = scan_tree(root)
-    boxes = read_boxes(Path(boxes_csv).expanduser()) if boxes_csv else None
-    if boxes is not None:
-        unknown_paths(boxes, set(tree.train.paths) | set(tree.test.paths), Path(boxes_csv or ""))
+    csv = Path(boxes_csv).expanduser() if boxes_csv else None
+    boxes = read_boxes(csv) if csv else None
+    if boxes is not None and csv is not None:
+        unknown_paths(boxes, set(tree.train.paths) | set(tree.test.paths), csv)
     sets = []
     for split, required in ((tree.train, True), (tree.test, False)):
         images, sizes = decoded_split(tree.root, split.paths, side, cache_dir(cache))
-        split_box = None if boxes is None else split_boxes(boxes, split.paths, sizes, side,
-                                                           Path(boxes_csv or ""), required)
+        split_box = None if boxes is None or csv is None else split_boxes(boxes, split.paths, sizes, side,
+                                                                          csv, required)
         sets.append(ImageSet(images, split.labels, split_box))
     return sets[0], sets[1]
 
