@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from smoke_helpers import first_phase, smoke_config
 
 from raycil.cim.augment import ArtifactAugmentation, compressed_share
-from raycil.cim.bilevel import MaskBatch, bilevel_objective, soft_masks
+from raycil.cim.bilevel import MaskBatch, bilevel_objective, soft_masks, theta_plus
 from raycil.cim.branch import MaskBranch
 from raycil.cim.compression import soft_compress
 from raycil.cim.config import CimConfig
@@ -86,6 +86,28 @@ def test_inner_step_keeps_theta_plus_a_function_of_phi():
     plus = inner_step(loss, theta, lr=0.1)
     d = torch.autograd.grad(plus["head.weight"].sum(), list(branch.parameters()), allow_unused=True)
     assert any(g is not None and float(g.abs().sum()) > 0 for g in d)
+
+
+@pytest.mark.parametrize("classifier", [False, True])
+def test_inner_step_fixes_the_classifier_unless_asked_and_phi_still_learns(classifier):
+    """Eq. 7 steps the feature extractor θ with the classifier ω fixed (the default);
+    ``inner_step_classifier`` steps ω too. Either way CE(D_i; θ⁺, ω) depends on φ through θ⁺."""
+    net, branch = tiny_net()
+    batch = tiny_batch()
+    cfg = CimConfig(boxes="cim", mu=0.0, mu_prime=0.0, inner_step_classifier=classifier)
+
+    def cil_loss(x, y):
+        return F.cross_entropy(net(x)["logits"], y)
+
+    x_tilde = soft_compress(batch.x_new, soft_masks(net, branch, batch.x_new, batch.y_new), 4.0)
+    plus = theta_plus(net, cil_loss, batch, x_tilde, cfg, beta1=0.5)
+    head = {id(p) for p in net.head.parameters()}
+    for name, p in net.named_parameters():
+        moved = not torch.equal(plus[name], p)
+        assert moved == (classifier or id(p) not in head), name
+    grads = torch.autograd.grad(bilevel_objective(net, branch, cil_loss, batch, cfg, 0.5)[0],
+                                list(branch.parameters()))
+    assert any(float(g.abs().sum()) > 0 for g in grads)  # μ = μ′ = 0: only through θ⁺
 
 
 def test_phi_update_moves_only_phi_and_keeps_batch_norm_statistics():

@@ -1,16 +1,18 @@
 """Mask-level optimization of the CIM model φ (CIM §4.2, Algorithm 1 lines 5-7, Eq. 6-9, S1).
 
 The CIM model is the CIL network run with its activations swapped for φ's PAUs
-(:class:`~raycil.cim.branch.MaskBranch`); θ (every weight layer) is shared. The masks are soft
-(Eq. S1: CAM of the φ branch, min-max normalised, no threshold or box), so the compressed
-images x̃(φ) and everything computed from them stay differentiable in φ:
+(:class:`~raycil.cim.branch.MaskBranch`); every weight layer, the feature extractor's θ and the
+classifier's ω, is shared. The masks are soft (Eq. S1: CAM of the φ branch, min-max normalised, no
+threshold or box), so the compressed images x̃(φ) and everything computed from them stay
+differentiable in φ:
 
-    θ⁺ = θ − β1 ∇θ L_CIL(Ẽ ∪ D̃(φ); θ)                                           (Eq. 7)
-    φ ← φ − β2 ∇φ [CE(D_i; θ⁺) + μ R(φ) + μ′ CE(Ẽ ∪ D_i; θ, φ)]                  (Eq. 9)
+    θ⁺ = θ − β1 ∇θ L_CIL(Ẽ ∪ D̃(φ); θ, ω)                                        (Eq. 7)
+    φ ← φ − β2 ∇φ [CE(D_i; θ⁺, ω) + μ R(φ) + μ′ CE(Ẽ ∪ D_i; θ, ω, φ)]            (Eq. 9)
 
-with R(φ) the ℓ2 norm (mean square) of the generated masks, ∇φ clipped to norm 1 and β1, β2
-annealed with the main learning rate. Only φ moves in this step; θ, and the batch-norm running
-statistics, are left as they were (the φ branch must not shift the CIL model's statistics).
+with ω fixed in the inner step (``inner_step_classifier`` steps it too), R(φ) the ℓ2 norm (mean
+square) of the generated masks, ∇φ clipped to norm 1 and β1, β2 annealed with the main learning
+rate. Only φ moves in this step; θ, ω and the batch-norm running statistics are left as they were
+(the φ branch must not shift the CIL model's statistics).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from torch import nn
 from raycil.cim.branch import MaskBranch
 from raycil.cim.compression import cam_maps, soft_compress
 from raycil.cim.config import CimConfig
-from raycil.meta import call_with, inner_step, trainable
+from raycil.meta import Params, call_with, inner_step, trainable
+from raycil.models.backbones import Backbone
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -76,14 +79,31 @@ def mask_objective(model: nn.Module, branch: MaskBranch, batch: MaskBatch, cfg: 
     return val + cfg.mu * reg + cfg.mu_prime * ce_phi, parts
 
 
+def stepped_params(model: nn.Module, cfg: CimConfig) -> Params:
+    """What Eq. 7's inner step moves: the feature extractor's θ (the trainable parameters of every
+    :class:`~raycil.models.backbones.Backbone` in ``model``); with ``cfg.inner_step_classifier``
+    also the classifier's ω (every other trainable parameter)."""
+    theta = trainable(model)
+    if cfg.inner_step_classifier:
+        return theta
+    extractor = {id(p) for m in model.modules() if isinstance(m, Backbone) for p in m.parameters()}
+    return {n: p for n, p in theta.items() if id(p) in extractor}
+
+
+def theta_plus(model: nn.Module, cil_loss: LossFn, batch: MaskBatch, x_tilde: torch.Tensor,
+               cfg: CimConfig, beta1: float) -> Params:
+    """Eq. 7 on Ẽ ∪ D̃(φ): every trainable parameter, the stepped ones as θ⁺ (in the graph), the
+    others (ω by default) as they are."""
+    stepped = inner_step(cil_loss(*batch.joined(x_tilde)), stepped_params(model, cfg), beta1)
+    return {**trainable(model), **stepped}
+
+
 def bilevel_objective(model: nn.Module, branch: MaskBranch, cil_loss: LossFn, batch: MaskBatch,
                       cfg: CimConfig, beta1: float) -> Objective:
-    """Eq. 9: the first term is CE(D_i; θ⁺), θ⁺ from the inner step of Eq. 7 on Ẽ ∪ D̃(φ)."""
-    theta = trainable(model)
-
+    """Eq. 9: the first term is CE(D_i; θ⁺, ω), θ⁺ from the inner step of Eq. 7 on Ẽ ∪ D̃(φ)."""
     def validation(x_tilde: torch.Tensor) -> torch.Tensor:
-        theta_plus = inner_step(cil_loss(*batch.joined(x_tilde)), theta, beta1)
-        logits_plus = call_with(model, theta_plus, lambda x: model(x)["logits"], batch.x_new)
+        params = theta_plus(model, cil_loss, batch, x_tilde, cfg, beta1)
+        logits_plus = call_with(model, params, lambda x: model(x)["logits"], batch.x_new)
         return F.cross_entropy(logits_plus[:, : batch.total], batch.y_new)
 
     return mask_objective(model, branch, batch, cfg, validation)

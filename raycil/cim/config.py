@@ -22,7 +22,8 @@ class CimConfig(PluginSettings):
     optimization of φ (``mask_learning``: bilevel = Algorithm 1 / Eq. 5-9, joint = one loss per
     batch, no inner step) with its learning rates β1 / β2, weights μ / μ′ and φ's gradient-norm
     clip; the bilevel step runs ``outer_steps`` times per epoch on ``outer_batch_size`` new images
-    plus as many exemplars."""
+    plus as many exemplars. Its inner step (Eq. 7) moves the feature extractor θ with the
+    classifier ω fixed, as the paper does; ``inner_step_classifier`` steps ω too."""
 
     boxes: Literal["none", "full", "random", "center", "cam", "cim"] = "none"
     tau: float = Field(0.6, ge=0, lt=1)
@@ -39,6 +40,7 @@ class CimConfig(PluginSettings):
     holdout: float = Field(0.1, gt=0, lt=1)
     mask_learning: Literal["bilevel", "joint"] = "bilevel"
     last_block_only: bool = False
+    inner_step_classifier: bool = False
     beta1: float = Field(0.1, ge=0)
     beta2: float = Field(0.01, ge=0)
     mu: float = Field(0.1, ge=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -25,3 +27,13 @@ def separated_softmax_loss(logits: torch.Tensor, y: torch.Tensor, known: int, to
     if (~old).any():
         loss = loss + F.cross_entropy(logits[~old, known:total], y[~old] - known, reduction="sum")
     return loss / len(y)
+
+
+def task_wise_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tasks: Sequence[range],
+                      temperature: float) -> torch.Tensor:
+    """Task-wise KD of SS-IL's released code (Ahn et al., ICCV 2021 version): for every earlier
+    task, :func:`kd_loss` within that task's classes only (softmax over its own logits), x T²,
+    summed over the tasks."""
+    terms = [kd_loss(student_logits[:, t.start: t.stop], teacher_logits[:, t.start: t.stop], temperature)
+             for t in tasks]
+    return temperature**2 * sum(terms, student_logits.new_zeros(()))
