@@ -1,7 +1,8 @@
 """The two Ray actors of a trial: a MemoryActor hosting the exemplar memory
 (:class:`~raycil.memory.service.MemoryService`, with the config's codec) and a LearnerActor
 hosting the CIL model (:class:`~raycil.learner.Learner`, with the active plug-ins). Each is the
-hosted class itself with torch's thread count set to the actor's CPUs. :class:`RemoteLearner`
+hosted class itself; the LearnerActor trains with the experiment's ``threads`` torch threads (as
+``raycil.run`` does, so both give the same metrics), the MemoryActor uses its CPUs. :class:`RemoteLearner`
 and :class:`RemoteMemory` give ``raycil.phases.run_phases`` the same two interfaces as the
 in-process objects; between them, exemplars and candidates travel as object references, from
 one actor to the other without passing through the trial's driver; so do a recorded generator's
@@ -37,8 +38,8 @@ class _Placed:
         return ray.get_runtime_context().get_node_id()
 
 
-def _setup_process(cpus: float) -> None:
-    torch.set_num_threads(torch_threads(cpus))
+def _setup_process(threads: int) -> None:
+    torch.set_num_threads(threads)
     # arrays passed between actors arrive as read-only views of Ray's object store; the batch
     # sources only read them, so torch's warning about non-writable arrays is noise here
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
@@ -46,13 +47,13 @@ def _setup_process(cpus: float) -> None:
 
 class LearnerActor(Learner, _Placed):
     def __init__(self, cfg: ExperimentConfig, cpus: float):
-        _setup_process(cpus)
+        _setup_process(cfg.threads)
         super().__init__(cfg, learner_plugins(cfg))
 
 
 class MemoryActor(MemoryService, _Placed):
     def __init__(self, cfg: ExperimentConfig, cpus: float):
-        _setup_process(cpus)
+        _setup_process(torch_threads(cpus))
         super().__init__(cfg, exemplar_codec(cfg))
 
 

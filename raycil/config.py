@@ -22,7 +22,7 @@ from raycil.data.registry import dataset_num_classes, fixed_image_size, native_n
 from raycil.data.synthetic import MAX_CLASSES
 from raycil.methods import METHODS
 from raycil.plugins import PLUGINS
-from raycil.schema import ConfigError, Strict
+from raycil.schema import ConfigError, Seed, Strict
 
 __all__ = ["ConfigError", "ExperimentConfig", "MethodConfig", "load_config", "build_config"]
 
@@ -44,9 +44,9 @@ class DatasetConfig(Strict):
     image_size: int = Field(32, ge=16, le=512)
     train_per_class: int = Field(100, ge=2)
     test_per_class: int = Field(30, ge=1)
-    data_seed: int = 0
+    data_seed: Seed = 0
     class_order: list[int] | list[str] | None = None
-    class_order_seed: int = 1993
+    class_order_seed: Seed = 1993
     augment: Literal["auto", "pad_crop_flip", "resized_crop"] = "auto"
     boxes: str | None = None
     cache_dir: str | None = None
@@ -188,8 +188,9 @@ class ExperimentBase(Strict):
     """An experiment's core sections; :data:`ExperimentConfig` adds one section per plug-in."""
 
     name: str = "experiment"
-    seed: int = 0
+    seed: Seed = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = Field(1, ge=1, le=1024)  # torch threads training the run: metrics depend on it
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
@@ -330,14 +331,48 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     return data
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last
+    silently: a second ``train:`` section would drop the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' appears twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """`` at line L, column C: what is wrong`` from a PyYAML error (what it knows of it)."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {problem}" if problem else where
+
+
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
+    """A YAML file's top-level mapping; an absent, unreadable, non-UTF-8, malformed or empty file
+    is a one-line ConfigError naming it."""
+    p = Path(path).expanduser()
+    if not p.exists():
         raise ConfigError(f"config file '{path}' does not exist")
+    if not p.is_file():
+        raise ConfigError(f"'{path}' is not a file; expected a YAML file")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML{_yaml_where(exc)}") from None
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; it needs at least one section")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     return data
@@ -380,6 +415,8 @@ def select_profile(data: dict[str, Any], profile: str | None) -> dict[str, Any]:
         raise ConfigError("profiles: must map profile names to {dotted.key: value} overrides")
     if profile is None:
         return data
+    if not profiles:
+        raise ConfigError(f"--profile: unknown profile '{profile}'; the file has no profiles: section")
     if profile not in profiles:
         raise ConfigError(f"--profile: unknown profile '{profile}'{_nearest(profile, list(profiles))}")
     return apply_overrides(data, dict(profiles[profile] or {}))

@@ -75,6 +75,7 @@ class Experiment:
     rows: pd.DataFrame      # one row per trial x phase
     final: pd.DataFrame     # one row per trial: its last phase, status, completeness
     configs: dict[str, dict[str, Any]]
+    planned: int = 0        # trials the sweep plans (0: not recorded; those that reported count)
 
     @property
     def params(self) -> list[str]:
@@ -94,13 +95,29 @@ def _statuses(exp_dir: Path) -> dict[str, str]:
         return {}
 
 
+def trial_reports(trial_dir: Path) -> list[dict[str, Any]]:
+    """One trial's phase reports: its ``phases.json`` (every phase, rewritten by the trial after
+    each), else Tune's ``result.json`` (which loses unflushed lines when its driver is killed)."""
+    try:
+        return json.loads((trial_dir / "phases.json").read_text())
+    except (OSError, ValueError):
+        pass
+    try:
+        text = (trial_dir / "result.json").read_text()
+    except OSError:
+        return []
+    reports = []
+    for line in text.splitlines():
+        try:
+            reports.append(json.loads(line))
+        except ValueError:  # blank, or the last line torn by a kill
+            continue
+    return [r for r in reports if "phase" in r]
+
+
 def read_results(exp_dir: Path) -> list[dict[str, Any]]:
-    """Every phase report of every trial, from Tune's ``<trial dir>/result.json`` files."""
-    out = []
-    for result_file in sorted(exp_dir.glob("*/result.json")):
-        lines = [json.loads(line) for line in result_file.read_text().splitlines() if line.strip()]
-        out += [r for r in lines if "phase" in r]
-    return out
+    """Every phase report of every trial (:func:`trial_reports`)."""
+    return [r for d in sorted(p for p in exp_dir.iterdir() if p.is_dir()) for r in trial_reports(d)]
 
 
 def experiment_from_results(path: Path, sweep: SweepConfig, results: list[dict[str, Any]],
@@ -129,8 +146,11 @@ def load_experiment(exp_dir: str | Path) -> Experiment:
     plan_file = exp_dir / "sweep.json"
     if not plan_file.is_file():
         raise FileNotFoundError(f"{exp_dir} is not a sweep directory (no sweep.json)")
-    sweep = SweepConfig.model_validate(json.loads(plan_file.read_text())["sweep"])
-    return experiment_from_results(exp_dir, sweep, read_results(exp_dir), _statuses(exp_dir))
+    record = json.loads(plan_file.read_text())
+    sweep = SweepConfig.model_validate(record["sweep"])
+    exp = experiment_from_results(exp_dir, sweep, read_results(exp_dir), _statuses(exp_dir))
+    exp.planned = sweep.search.num_samples if sweep.search.kind == "optuna" else len(record.get("trials", []))
+    return exp
 
 
 # ----------------------------------------------------------------------------- summary tables
@@ -402,6 +422,7 @@ def plot_param(exp: Experiment, key: str, out: Path, max_bins: int = 8) -> Path:
 
 @dataclass
 class Report:
+    experiment: Experiment
     summary: pd.DataFrame
     study: optuna.Study
     importances: dict[str, float]
@@ -409,13 +430,42 @@ class Report:
     text: str
 
 
-def _counts(final: pd.DataFrame) -> str:
+# PED-ANOVA compares the best 10% of the complete trials with all of them: below ten there is
+# not one trial in that top decile, and a parameter that took one value cannot matter
+MIN_TRIALS_FOR_IMPORTANCE = 10
+
+
+def counts(exp: Experiment) -> dict[str, int]:
+    """The planned trials by outcome: complete, stopped early (by the scheduler), failed,
+    unfinished (started, resumable) and not started."""
+    final = exp.final
     complete = int(final["complete"].sum())
     stopped = int(((final["status"] == "TERMINATED") & ~final["complete"]).sum())
     failed = int((final["status"] == "ERROR").sum())
-    rest = len(final) - complete - stopped - failed
-    return (f"{len(final)} trials: {complete} complete, {stopped} stopped early, {failed} failed, "
-            f"{rest} unfinished")
+    planned = max(exp.planned, len(final))
+    return {"planned": planned, "complete": complete, "stopped early": stopped, "failed": failed,
+            "unfinished": len(final) - complete - stopped - failed, "not started": planned - len(final)}
+
+
+def _counts_line(n: dict[str, int]) -> str:
+    parts = [f"{v} {k}" for k, v in n.items() if k != "planned" and (v or k in ("complete", "failed"))]
+    return f"{n['planned']} planned trials: " + ", ".join(parts)
+
+
+def importance_line(exp: Experiment, study: optuna.Study) -> tuple[str, dict[str, float]]:
+    """PED-ANOVA importances, computed only from ``MIN_TRIALS_FOR_IMPORTANCE`` complete trials
+    among which every swept parameter took at least two values (the rule is printed otherwise)."""
+    done = exp.final[exp.final["complete"]]
+    constant = [k for k in exp.params if done[k].nunique() < 2]
+    if len(done) < MIN_TRIALS_FOR_IMPORTANCE or constant:
+        return (f"parameter importances: not computed ({len(done)} complete trials; they need at least "
+                f"{MIN_TRIALS_FOR_IMPORTANCE} in which every swept parameter took two or more values)"), {}
+    try:
+        imp = importances(study)
+    except (RuntimeError, ValueError) as err:
+        return f"parameter importances: not available ({err})", {}
+    return ("parameter importances (PED-ANOVA on " + exp.sweep.objective.metric + "): " +
+            ", ".join(f"{k} {v:.3f}" for k, v in imp.items())), imp
 
 
 def build(exp_dir: str | Path) -> Report:
@@ -433,14 +483,10 @@ def build(exp_dir: str | Path) -> Report:
     (path / "summary.md").write_text(md + "\n")
     study = export_optuna(exp)
     imp: dict[str, float] = {}
-    lines = [f"{path}: {_counts(exp.final)}", "", md, ""]
+    lines = [f"{path}: {_counts_line(counts(exp))}", "", md, ""]
     if exp.params:
-        try:
-            imp = importances(study)
-            lines.append("parameter importances (PED-ANOVA on " + exp.sweep.objective.metric + "): " +
-                         ", ".join(f"{k} {v:.3f}" for k, v in imp.items()))
-        except (RuntimeError, ValueError) as err:
-            lines.append(f"parameter importances: not available ({err})")
+        line, imp = importance_line(exp, study)
+        lines.append(line)
     plots = path / "plots"
     plots.mkdir(exist_ok=True)
     files = [path / n for n in ("trials.csv", "trials.parquet", "summary.csv", "summary.md", "optuna.db")]
@@ -448,7 +494,7 @@ def build(exp_dir: str | Path) -> Report:
         files.append(plot_phases(exp, plots))
         files += [plot_param(exp, key, plots) for key in exp.params]
     lines.append("wrote " + ", ".join(str(f.relative_to(path)) for f in files))
-    return Report(summary, study, imp, files, "\n".join(lines))
+    return Report(exp, summary, study, imp, files, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,9 @@
 """``python -m raycil.run CONFIG.yaml [--set k=v ...] [--profile NAME] [--out DIR]``: one experiment.
 
 Prints a per-phase table as it goes (with a progress bar inside long phases) and writes
-``DIR/result.json`` (config, per-phase metrics, summary) and ``DIR/phases.csv``.
+``DIR/result.json`` (config, per-phase metrics, summary) and ``DIR/phases.csv``. The config, the
+data, the device and ``DIR`` are checked before anything trains; a ``DIR`` that holds a run is
+replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 
 from raycil.config import ConfigError, ExperimentConfig, load_config
 from raycil.data.registry import load_dataset
+from raycil.outputs import check_writable_dir
 from raycil.phases import run_phases
 from raycil.plugins import make_learner, make_memory
 
@@ -64,7 +67,9 @@ class TerminalProgress:
 
 
 def run_experiment(cfg: ExperimentConfig, out: Path | None, verbose: bool = True) -> dict[str, Any]:
-    """Run all phases in-process; write ``phases.csv`` after each phase and ``result.json`` at the end."""
+    """Run all phases in-process with ``cfg.threads`` torch threads; write ``phases.csv`` after
+    each phase and ``result.json`` at the end."""
+    torch.set_num_threads(cfg.threads)
     progress = TerminalProgress() if verbose and cfg.train.progress and sys.stderr.isatty() else None
     learner, memory = make_learner(cfg, progress), make_memory(cfg)
     if out is not None:
@@ -89,6 +94,24 @@ def run_experiment(cfg: ExperimentConfig, out: Path | None, verbose: bool = True
     return result
 
 
+RUN_FILES = ("result.json", "phases.csv")
+
+
+def check_out(out: Path, overwrite: bool, field: str) -> None:
+    """``out`` must be a folder we can write, and not hold a run unless ``overwrite``."""
+    check_writable_dir(out, field)
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if held and not overwrite:
+        raise ConfigError(f"{field}: '{out}' already holds a run ({held[0]}); pass --overwrite to replace "
+                          "it or choose another --out")
+
+
+def check_device(device: str) -> None:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: 'cuda', but torch finds no CUDA device on this machine; use device "
+                          "auto (CUDA when there is one) or cpu")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m raycil.run", description=__doc__.splitlines()[0])
     parser.add_argument("config", help="experiment YAML")
@@ -96,22 +119,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="dotted override, e.g. --set train.epochs=3 (repeatable)")
     parser.add_argument("--profile", help="a named profile of the YAML's profiles: section")
     parser.add_argument("--out", help="output directory (default: runs/<name>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run an existing --out holds")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's, one per core); 1 is the actors' "
-                             "setting and gives their metrics on CPU")
+                        help="torch threads, the same as --set threads=N (default: the config's, 1); "
+                             "the metrics depend on it, result.json records it")
     args = parser.parse_args(argv)
-    if args.threads is not None and args.threads < 1:
-        print("raycil.run: error: --threads: must be >= 1", file=sys.stderr)
-        return 2
+    overrides = args.overrides + ([f"threads={args.threads}"] if args.threads is not None else [])
     try:
-        cfg = load_config(args.config, args.profile, args.overrides)
+        cfg = load_config(args.config, args.profile, overrides)
+        out = Path(args.out) if args.out else Path("runs") / cfg.name
+        check_out(out, args.overwrite, "--out" if args.out else "--out (default runs/<name>)")
+        check_device(cfg.device)
         load_dataset(cfg.dataset)  # a bad data root fails here, before anything is written
     except (ConfigError, FileNotFoundError) as err:
         print(f"raycil.run: error: {err}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else Path("runs") / cfg.name
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     run_experiment(cfg, out)
     print(f"wrote {out / 'result.json'} and {out / 'phases.csv'}")
     return 0

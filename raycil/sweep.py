@@ -13,7 +13,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import os
+import shlex
+import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +25,7 @@ from typing import Any
 
 import optuna
 import ray
+import torch
 from ray import tune
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
@@ -30,6 +35,7 @@ from ray.tune.search.optuna import OptunaSearch
 from raycil import report, tune_state
 from raycil.config import ConfigError
 from raycil.data.registry import check_datasets
+from raycil.outputs import check_writable_dir
 from raycil.sweep_config import SweepPlan, TrialSpec, describe, plan_sweep
 from raycil.trial import placement, run_trial
 
@@ -163,6 +169,7 @@ def check_outputs(plan: SweepPlan, resume: bool) -> list[str]:
     On ``--resume``, state files torn by the interruption are mended first; what was done, a line each.
     """
     exp, saved = plan.exp_dir, plan.exp_dir / PLAN_FILE
+    check_writable_dir(exp, "storage_path")
     if resume:
         if not tune.Tuner.can_restore(exp) or not saved.is_file():
             raise ConfigError(f"--resume: {exp} holds no sweep to resume")
@@ -180,13 +187,48 @@ def check_outputs(plan: SweepPlan, resume: bool) -> list[str]:
     return []
 
 
+def reachable(address: str, timeout_s: float = 5.0) -> bool:
+    """Whether something listens at ``host:port`` (``ray://host:port`` too) within ``timeout_s``."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--address: '{address}' is not 'auto' or host:port (e.g. 10.0.0.1:6379)")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def connect(address: str | None, dashboard: bool) -> Any:
-    """Join a cluster (``auto`` or a head address) or start a local Ray sized to this machine."""
+    """Join a cluster (``auto`` or a head address) or start a local Ray sized to this machine.
+
+    A head address where nothing listens is refused after a few seconds (Ray itself would retry
+    for minutes); so is ``auto`` with no cluster running here."""
     if address:
-        return ray.init(address=address)
+        if address != "auto" and not reachable(address):
+            raise ConfigError(f"--address: nothing answers at {address} (start the head with `ray start "
+                              "--head` and pass the address it prints, or leave --address out)")
+        try:
+            return ray.init(address=address)
+        except ConnectionError as err:
+            raise ConfigError(f"--address: {address}: {str(err).splitlines()[0]}") from None
     # "local": a new instance even if another cluster on this machine is discoverable
     return ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=dashboard,
                     dashboard_host="127.0.0.1")
+
+
+def local_capacity() -> dict[str, float]:
+    """What the local Ray started by :func:`connect` will have."""
+    return {"CPU": float(os.cpu_count() or 1), "GPU": float(torch.cuda.device_count())}
+
+
+def check_capacity(plan: SweepPlan, have: dict[str, float], where: str) -> None:
+    """Refuse a sweep whose trials cannot be placed (Tune would wait for them forever)."""
+    res = plan.sweep.resources
+    for kind, need in (("CPU", res.cpu), ("GPU", res.gpu)):
+        if need > have.get(kind, 0.0):
+            raise ConfigError(f"resources.{kind.lower()}: each trial needs {need:g} {kind}, but {where} has "
+                              f"{have.get(kind, 0.0):g}; lower it or join a larger cluster (--address)")
 
 
 def dashboard_help(context: Any, exp_dir: Path) -> list[str]:
@@ -203,6 +245,42 @@ def dashboard_help(context: Any, exp_dir: Path) -> list[str]:
     hint = "" if importlib.util.find_spec("optuna_dashboard") else "   (pip install optuna-dashboard)"
     lines.append(f"Optuna dashboard: optuna-dashboard {report.optuna_url(exp_dir)}{hint}")
     return lines
+
+
+class Interrupts:
+    """SIGINT (Ctrl-C) and SIGTERM while a sweep runs: the first stops it the way Tune stops on
+    Ctrl-C (running trials end, every finished phase stays checkpointed, Tune's state is written
+    whole), a second exits at once. ``received`` is the first signal's number (None: none came).
+
+    Tune's own SIGINT handler is replaced (it catches SIGINT only, and prints ``Tuner.restore``
+    where the user needs ``--resume``); the stop is asked of Tune through its SIGUSR1 handler."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self) -> Interrupts:
+        self.received: int | None = None
+        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+        self.previous = {sig: signal.signal(sig, self.handle) for sig in self.SIGNALS}
+        return self
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None or not callable(signal.getsignal(signal.SIGUSR1)):
+            raise SystemExit(128 + signum)  # a second signal, or Tune not running yet
+        self.received = signum
+        logging.getLogger("ray.tune.tune").setLevel(logging.CRITICAL)  # its restore hint is not ours
+        print(f"raycil.sweep: {signal.Signals(signum).name} received; stopping the running trials (their "
+              "finished phases are kept) and saving the sweep's state; send it again to stop at once",
+              flush=True)
+        signal.raise_signal(signal.SIGUSR1)
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def resume_command(argv: Sequence[str]) -> str:
+    """The command that resumes this sweep: the same arguments, with ``--resume``."""
+    return shlex.join(["python", "-m", "raycil.sweep", *(a for a in argv if a != "--resume"), "--resume"])
 
 
 def run_sweep(plan: SweepPlan, resume: bool = False) -> tune.ResultGrid:
@@ -229,25 +307,49 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             print(describe(plan))
             return 0
+        if not args.address:
+            check_capacity(plan, local_capacity(), "this machine")
         mended = check_outputs(plan, args.resume)
         check_datasets(plan.file_datasets)
     except (ConfigError, FileNotFoundError) as err:
-        print(f"raycil.sweep: error: {err}", file=sys.stderr)
-        return 2
+        return refuse(err)
     for line in mended:
         print(f"raycil.sweep: {line}")
-    context = connect(args.address, not args.no_dashboard)
+    try:
+        context = connect(args.address, not args.no_dashboard)
+        check_capacity(plan, ray.cluster_resources(), "the Ray cluster")
+    except ConfigError as err:
+        ray.shutdown()
+        return refuse(err)
     print(describe(plan).splitlines()[0])
     for line in dashboard_help(context, plan.exp_dir):
         print(line)
-    results = run_sweep(plan, args.resume)
-    print(report.build(plan.exp_dir).text)
+    with Interrupts() as interrupts:
+        results = run_sweep(plan, args.resume)
+    try:
+        built = report.build(plan.exp_dir)
+    except FileNotFoundError as err:  # interrupted before any trial reported a phase
+        print(f"raycil.sweep: {err}")
+        n = {"planned": len(plan.trials) or plan.sweep.search.num_samples, "complete": 0, "stopped early": 0}
+    else:
+        print(built.text)
+        n = report.counts(built.experiment)
+    if interrupts.received is not None:
+        finished = n["complete"] + n["stopped early"]
+        print(f"raycil.sweep: interrupted by {signal.Signals(interrupts.received).name}: {finished} of "
+              f"{n['planned']} planned trials finished; resume with: "
+              f"{resume_command(sys.argv[1:] if argv is None else argv)}", flush=True)
+        return 128 + interrupts.received
     failed = sum(r.error is not None for r in results)
     if failed:
         print(f"{failed} trial(s) failed after {plan.sweep.max_failures} retries; see their error.txt "
               f"under {plan.exp_dir}")
     return 1 if failed else 0
 
+
+def refuse(err: Exception) -> int:
+    print(f"raycil.sweep: error: {err}", file=sys.stderr)
+    return 2
 
 if __name__ == "__main__":
     sys.exit(main())

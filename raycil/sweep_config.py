@@ -52,7 +52,7 @@ from raycil.config import (
     select_profile,
 )
 from raycil.data.protocol import phase_sizes
-from raycil.schema import ConfigError, Strict
+from raycil.schema import ConfigError, Seed, Strict
 
 # Plug-ins planned in DESIGN.md that this build may not have yet: a sweep that needs one fails
 # with one line saying so, instead of a generic unknown-key error.
@@ -160,7 +160,7 @@ class Objective(Strict):
 class Search(Strict):
     kind: Literal["grid", "random", "optuna"] = "grid"
     num_samples: int = Field(1, ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)  # Optuna's sampler seed (a NumPy RandomState's range)
 
 
 class Scheduler(Strict):
@@ -194,6 +194,11 @@ class Resources(Strict):
     def learner_cpu(self) -> float:
         return round(self.cpu - self.memory_cpu - self.driver_cpu, 6)
 
+    @property
+    def learner_threads(self) -> int:
+        """The most torch threads the LearnerActor's CPUs carry (one per CPU, at least one)."""
+        return max(1, int(round(self.learner_cpu)))
+
 
 class SweepConfig(Strict):
     name: str = "sweep"
@@ -201,7 +206,7 @@ class SweepConfig(Strict):
     experiment: dict[str, Any] = Field(default_factory=dict)
     variants: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
     search_space: dict[str, ParamSpec] = Field(default_factory=dict)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
     objective: Objective = Field(default_factory=Objective)
     search: Search = Field(default_factory=Search)
     scheduler: Scheduler = Field(default_factory=Scheduler)
@@ -483,6 +488,11 @@ def plan_sweep(path: str | Path, profile: str | None = None,
     if sweep.resources.gpu == 0 and any(c.device == "cuda" for c in cfgs):
         raise ConfigError("resources.gpu: 0, but the experiment asks for device 'cuda'; give each trial "
                           "a GPU share (e.g. resources.gpu: 0.5) or use device auto")
+    threads, res = max(c.threads for c in cfgs), sweep.resources
+    if threads > res.learner_threads:
+        raise ConfigError(f"experiment.threads: {threads} torch threads, but each LearnerActor holds "
+                          f"{res.learner_cpu:g} CPUs (resources.cpu - memory_cpu - driver_cpu); give "
+                          f"resources.cpu >= {threads + res.memory_cpu + res.driver_cpu:g} or fewer threads")
     plan.max_phases = max(num_phases(c) for c in cfgs)
     distinct = {c.dataset.model_dump_json(): c.dataset for c in cfgs if c.dataset.name != "synthetic"}
     plan.file_datasets = list(distinct.values())

@@ -4,28 +4,38 @@ The trial reserves a placement group of three bundles (its own driver thread, th
 the MemoryActor; see :func:`placement`), so a trial starts only when both of its actors can be
 placed. It creates the actors, then drives the phases through ``raycil.phases.run_phases`` (the
 one phase loop) and after every phase reports that phase's metrics with a checkpoint holding the
-learner's and the memory's state and the phase history. A restored or retried trial loads that
-state into fresh actors and continues from the next phase; phases reseed from (seed, phase)
-(``raycil.seeding``), so on CPU it ends with the metrics of an uninterrupted run.
+learner's and the memory's state and the phase history. A restored or retried trial loads the
+newest state on disk (:func:`newest_state`: Tune's own checkpoint, or a newer one in the trial's
+folder when Tune's experiment snapshot predates it) into fresh actors and continues from the
+next phase; phases reseed from (seed, phase) (``raycil.seeding``), so on CPU it ends with the
+metrics of an uninterrupted run. The trial's folder also gets ``experiment.yaml``, its full
+experiment config: ``python -m raycil.run`` on it gives the trial's metrics.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow.fs
 import ray
 import torch
+import yaml
 from ray import tune
 
 from raycil.actors import LearnerActor, MemoryActor, RemoteLearner, RemoteMemory, actor_name, spawn
+from raycil.config import ExperimentConfig
 from raycil.metrics import run_summary
 from raycil.phases import run_phases
 from raycil.sweep_config import Resources, SweepPlan, TrialSpec, num_phases
 
 STATE_FILE = "trial_state.pt"
+HISTORY_FILE = "history.json"  # the phases a checkpoint holds, readable without loading its state
+CONFIG_FILE = "experiment.yaml"
+PHASES_FILE = "phases.json"
 
 
 def placement(resources: Resources) -> tune.PlacementGroupFactory:
@@ -35,24 +45,89 @@ def placement(resources: Resources) -> tune.PlacementGroupFactory:
                                        {"CPU": resources.memory_cpu}])
 
 
-def phase_report(spec: TrialSpec, total: int, metrics: dict[str, Any],
-                 history: list[dict[str, Any]], node: str) -> dict[str, Any]:
-    """What one ``tune.report`` carries: the phase metrics, the trial's identity and swept
-    params, and the running summary (average incremental accuracy so far, forgetting so far)."""
+def phase_report(spec: TrialSpec, total: int, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """What one ``tune.report`` carries for the last phase of ``history``: that phase's metrics
+    (with the node it ran on), the trial's identity and swept params, and the running summary
+    (average incremental accuracy so far, forgetting so far)."""
     summary = {k: v for k, v in run_summary(history).items() if k != "num_phases"}
-    return {"variant": spec.variant, "seed": spec.seed, **spec.params, **metrics, **summary,
-            "phases_total": total, "learner_node": node}
+    return {"variant": spec.variant, "seed": spec.seed, **spec.params, **history[-1], **summary,
+            "phases_total": total}
+
+
+def write_phases(storage: Any, spec: TrialSpec, total: int, history: list[dict[str, Any]],
+                 config: dict[str, Any]) -> None:
+    """``phases.json`` in the trial's folder: every phase's report so far, rewritten whole after
+    each phase (Tune's ``result.json`` loses the lines it had not flushed when its driver is
+    killed; a resumed trial's history restores them here). The report reads it first."""
+    trial_id = tune.get_context().get_trial_id()
+    rows = [{"trial_id": trial_id, "config": config, **phase_report(spec, total, history[:k])}
+            for k in range(1, len(history) + 1)]
+    fs, path = storage.storage_filesystem, f"{storage.trial_fs_path}/{PHASES_FILE}"
+    with fs.open_output_stream(path + ".tmp") as f:
+        f.write(json.dumps(rows, allow_nan=True).encode())
+    fs.move(path + ".tmp", path)
 
 
 def save_state(directory: Path, learner_state: dict[str, Any], memory_state: dict[str, Any],
                history: list[dict[str, Any]]) -> None:
     torch.save({"learner": learner_state, "memory": memory_state, "history": history},
                directory / STATE_FILE)
+    (directory / HISTORY_FILE).write_text(json.dumps(history, allow_nan=True))
 
 
 def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
     with checkpoint.as_directory() as d:
         return torch.load(Path(d) / STATE_FILE, weights_only=False)
+
+
+def saved_phases(checkpoint: tune.Checkpoint) -> int:
+    """How many phases a checkpoint holds (-1 when its history is unreadable: torn by a kill)."""
+    try:
+        with checkpoint.filesystem.open_input_stream(f"{checkpoint.path}/{HISTORY_FILE}") as f:
+            return len(json.loads(f.read()))
+    except (OSError, ValueError):
+        return -1
+
+
+def trial_checkpoints(fs: pyarrow.fs.FileSystem, trial_path: str) -> list[tune.Checkpoint]:
+    """Every ``checkpoint_*`` folder in the trial's folder on the sweep's storage."""
+    found = fs.get_file_info(pyarrow.fs.FileSelector(trial_path, allow_not_found=True))
+    return [tune.Checkpoint(info.path, filesystem=fs) for info in found
+            if info.type == pyarrow.fs.FileType.Directory and info.base_name.startswith("checkpoint_")]
+
+
+def newest_state(checkpoint: tune.Checkpoint | None, on_disk: list[tune.Checkpoint]) -> dict[str, Any] | None:
+    """The state to resume from: of Tune's checkpoint and those in the trial's folder, the one
+    holding the most phases that loads (a kill can tear the newest; the next one is taken).
+
+    Tune records which checkpoint is a trial's latest in its experiment snapshot, written every
+    few seconds; a driver killed between a phase's checkpoint and the next snapshot would
+    otherwise make the resumed trial train that phase again."""
+    candidates = sorted(([checkpoint] if checkpoint else []) + on_disk, key=saved_phases, reverse=True)
+    for candidate in candidates:
+        try:
+            return load_state(candidate)
+        except (OSError, RuntimeError, EOFError, ValueError):  # torn by a kill: the next newest
+            continue
+    return None
+
+
+def resume_point(storage: Any) -> dict[str, Any] | None:
+    """The newest state of this trial (:func:`newest_state`); the next checkpoint is numbered
+    after every folder on disk, so a snapshot older than the folders cannot overwrite one."""
+    on_disk = trial_checkpoints(storage.storage_filesystem, storage.trial_fs_path)
+    indices = [int(c.path.rsplit("_", 1)[1]) for c in on_disk if c.path.rsplit("_", 1)[1].isdigit()]
+    if indices:
+        storage.current_checkpoint_index = max(storage.current_checkpoint_index, max(indices))
+    return newest_state(tune.get_checkpoint(), on_disk)
+
+
+def write_config(storage: Any, cfg: ExperimentConfig) -> None:
+    """``experiment.yaml`` in the trial's folder: the full config ``raycil.run`` reproduces it from."""
+    text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+    storage.storage_filesystem.create_dir(storage.trial_fs_path, recursive=True)
+    with storage.storage_filesystem.open_output_stream(f"{storage.trial_fs_path}/{CONFIG_FILE}") as f:
+        f.write(text.encode())
 
 
 def run_trial(config: dict[str, Any], plan: SweepPlan) -> None:
@@ -69,19 +144,21 @@ def run_trial(config: dict[str, Any], plan: SweepPlan) -> None:
                    res.memory_cpu)
     try:
         history: list[dict[str, Any]] = []
-        checkpoint = tune.get_checkpoint()
-        if checkpoint is not None:
-            state = load_state(checkpoint)
+        storage = tune.get_context().get_storage()
+        write_config(storage, cfg)
+        state = resume_point(storage)
+        if state is not None:
             ray.get([learner.load_state.remote(state["learner"]), memory.load_state.remote(state["memory"])])
             history = state["history"]
         node, total = ray.get(learner.node_id.remote()), num_phases(cfg)
 
         def on_phase(metrics: dict[str, Any], history: list[dict[str, Any]]) -> None:
+            metrics["learner_node"] = node  # into the history too: a resumed trial keeps where each phase ran
             with tempfile.TemporaryDirectory() as d:
                 learner_state, memory_state = ray.get([learner.state.remote(), memory.state.remote()])
                 save_state(Path(d), learner_state, memory_state, history)
-                tune.report(phase_report(spec, total, metrics, history, node),
-                            checkpoint=tune.Checkpoint.from_directory(d))
+                tune.report(phase_report(spec, total, history), checkpoint=tune.Checkpoint.from_directory(d))
+            write_phases(storage, spec, total, history, config)
 
         run_phases(cfg, RemoteLearner(learner), RemoteMemory(memory), history=history, on_phase=on_phase)
     finally:

@@ -28,9 +28,9 @@ def write(tmp_path, text):
         ("cim: {tau: 1.5}\n", [], r"cim.tau: .*less than 1"),
         ("method: {name: ssil}\n", [], r"train.replay_batch_size must be >= 1"),
         ("protocol: {num_phases: 3}\n", [], r"protocol.num_phases: 20 classes do not split"),
-        ("", ["train.epochs=x"], r"train.epochs: .*integer"),
-        ("", ["trian.epochs=2"], r"trian: unknown key \(did you mean 'train'\?\)"),
-        ("", ["train.epochs"], r"expected key=value"),
+        ("seed: 0\n", ["train.epochs=x"], r"train.epochs: .*integer"),
+        ("seed: 0\n", ["trian.epochs=2"], r"trian: unknown key \(did you mean 'train'\?\)"),
+        ("seed: 0\n", ["train.epochs"], r"expected key=value"),
     ],
 )
 def test_bad_config_is_one_clear_line(tmp_path, yaml_text, overrides, message):

@@ -148,12 +148,37 @@ def test_report_cli_rebuilds_outputs_from_a_directory(tmp_path, capsys):
     (exp / "trial_x" / "result.json").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     assert report.main([str(exp)]) == 0
     out = capsys.readouterr().out
-    assert "4 trials: 4 complete" in out and "parameter importances" in out
+    assert "4 planned trials: 4 complete, 0 failed" in out
+    assert "parameter importances: not computed (4 complete trials; they need at least 10" in out
     for name in ("trials.csv", "trials.parquet", "summary.csv", "summary.md", "optuna.db",
                  "plots/accuracy_vs_phase.png", "plots/objective_vs_train.lr.png"):
         assert (exp / name).is_file()
     assert len(pd.read_csv(exp / "trials.csv")) == 8
     assert report.main([str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("seeds, computed", [(5, True), (4, False)])
+def test_importances_need_ten_complete_trials_over_two_values(tmp_path, seeds, computed):
+    sweep = SweepConfig.model_validate({"name": "imp", "search_space": {"train.lr": [0.05, 0.1]},
+                                        "seeds": list(range(seeds))})
+    results = []
+    for seed in range(seeds):
+        for lr in (0.05, 0.1):
+            config = {"variant": "base", "seed": seed, "train.lr": lr}
+            results += results_of(f"t{lr}-{seed}", config, [60.0 + 100 * lr + seed, 40.0], 2)
+    exp = report.experiment_from_results(tmp_path, sweep, results, {})
+    line, imp = report.importance_line(exp, report.export_optuna(exp))
+    assert bool(imp) == computed and ("train.lr" in imp) == computed
+    assert line.startswith("parameter importances (PED-ANOVA" if computed else
+                           f"parameter importances: not computed ({2 * seeds} complete trials")
+
+
+def test_counts_name_the_planned_trials_not_started(tmp_path):
+    exp = grid_experiment(tmp_path)
+    exp.planned = 15
+    n = report.counts(exp)
+    assert n == {"planned": 15, "complete": 11, "stopped early": 1, "failed": 0, "unfinished": 0,
+                 "not started": 3}
 
 
 def test_paired_differences_to_the_first_variant_match_scipy(tmp_path):

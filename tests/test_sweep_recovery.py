@@ -1,11 +1,15 @@
 """Failures on a local Ray (2 CPUs): a LearnerActor killed mid-trial is retried from the last
 finished phase and ends with the metrics of an uninterrupted ``raycil.run``; a killed sweep
 driver followed by ``--resume`` runs no finished trial again, even when the kill tore Tune's
-experiment state."""
+experiment state, and no finished phase again even when Tune's snapshot predates it; SIGINT and
+SIGTERM end a sweep with 130 / 143 and the command that resumes it."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,6 +21,7 @@ import pytest
 import ray
 from sweep_helpers import reference_phases, result_lines, same_metrics, write_sweep
 
+from raycil.run import main as run_main
 from raycil.sweep import run_sweep
 from raycil.sweep_config import TrialSpec, plan_sweep
 
@@ -110,5 +115,94 @@ def test_killed_driver_then_resume_runs_no_finished_trial_again(tmp_path, ray_ad
     assert (after[finished[0]] / "result.json").read_bytes() == before[finished[0]]
     for d in after.values():  # the interrupted trial went on from its phase 1: no phase twice
         assert [line["phase"] for line in result_lines(d)] == [1, 2]
-    assert "2 trials: 2 complete" in resumed.stdout
+    assert "2 planned trials: 2 complete" in resumed.stdout
     assert f"{state.name} was torn by the interruption; restored from" in resumed.stdout
+
+
+THREE_PHASES = ("train.epochs_first=15", "train.epochs=15", "protocol.num_phases=3", "dataset.num_classes=6")
+
+
+def sweep_command(path: Path, address: str, *sets: str) -> list[str]:
+    return [sys.executable, "-m", "raycil.sweep", str(path), "--address", address,
+            *(arg for s in sets for arg in ("--set", s))]
+
+
+def checkpoints(exp: Path) -> int:
+    """Phase checkpoints written so far (all trials)."""
+    return len(list(exp.glob("*/checkpoint_*/history.json")))
+
+
+def reported_phases(stdout: str) -> list[int]:
+    return [int(m) for m in re.findall(r": phase (\d+)/\d+ ", stdout)]
+
+
+def test_resume_trains_no_finished_phase_again_when_tunes_snapshot_is_older(tmp_path, ray_address):
+    path = write_sweep(tmp_path, "old_snapshot", variants={"a": {}}, seeds=[1])
+    cmd = sweep_command(path, ray_address, *THREE_PHASES)
+    exp = plan_sweep(path).exp_dir
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    driver = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        wait_for(lambda: checkpoints(exp) >= 1 or driver.poll() is not None)
+        # Tune's snapshot as it was at phase 1, put back after the kill: as if Tune had not
+        # written one since (it does so every few seconds, not after every checkpoint)
+        snapshot = {p: p.read_bytes() for p in exp.glob("experiment_state-*.json")}
+        wait_for(lambda: checkpoints(exp) >= 2 or driver.poll() is not None)
+        assert driver.poll() is None, "the sweep ended before it could be interrupted"
+    finally:
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+    assert snapshot and checkpoints(exp) == 2
+    for state in exp.glob("experiment_state-*.json"):
+        state.unlink()
+    for state, text in snapshot.items():
+        state.write_bytes(text)
+    resumed = subprocess.run([*cmd, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert reported_phases(resumed.stdout) == [3]  # phases 1 and 2 were not trained again
+    (trial,) = exp.glob("a_s1_*")
+    rows = json.loads((trial / "phases.json").read_text())
+    assert [r["phase"] for r in rows] == [1, 2, 3]  # the report keeps the phases before the kill
+
+    # the trial's experiment.yaml through raycil.run gives its metrics to the last digit
+    out = tmp_path / "rerun"
+    assert run_main([str(trial / "experiment.yaml"), "--out", str(out)]) == 0
+    rerun = json.loads((out / "result.json").read_text())
+    assert rerun["config"]["threads"] == 1
+    for ref, row in zip(rerun["phases"], rows, strict=True):
+        assert not same_metrics(ref, row)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_sweep_exits_with_the_signal_and_says_how_to_resume(tmp_path, ray_address, sig, code):
+    path = write_sweep(tmp_path, f"stop_{code}", variants={"a": {}, "b": {}}, seeds=[0])
+    cmd = sweep_command(path, ray_address, *THREE_PHASES)
+    exp = plan_sweep(path).exp_dir
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    driver = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    try:
+        wait_for(lambda: checkpoints(exp) >= 1 or driver.poll() is not None)
+        assert driver.poll() is None, "the sweep ended before it could be interrupted"
+        os.kill(driver.pid, sig)
+        stdout, stderr = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.kill(driver.pid, signal.SIGKILL)
+    assert driver.returncode == code, stderr[-2000:]
+    last = stdout.strip().splitlines()[-1]
+    name = signal.Signals(sig).name
+    match = re.fullmatch(rf"raycil.sweep: interrupted by {name}: 0 of 2 planned trials finished; "
+                         r"resume with: python (-m raycil.sweep .* --resume)", last)
+    assert match, last
+    if sig != signal.SIGINT:
+        return
+    assert "Tuner.restore" not in stdout + stderr  # Tune's own hint is not the one to follow
+    resumed = subprocess.run([sys.executable, *shlex.split(match.group(1))], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "2 planned trials: 2 complete" in resumed.stdout
+    for trial in exp.glob("*_s0_*"):
+        assert [r["phase"] for r in json.loads((trial / "phases.json").read_text())] == [1, 2, 3]
