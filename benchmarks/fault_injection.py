@@ -64,8 +64,9 @@ def sweep_file(directory: Path, phases: int, epochs: int) -> Path:
 
 
 def trial_phases(exp: Path) -> dict[str, list[dict[str, Any]]]:
-    """Each trial's phases (``phases.json``), keyed by its directory name without the trial id."""
-    return {d.name.rsplit("_", 1)[0]: json.loads((d / "phases.json").read_text())
+    """Each trial's phases (``phases.json``), keyed by variant and seed (the directory name
+    ``<variant>_s<seed>_<trial id>`` without the trial id, which holds one ``_`` itself)."""
+    return {d.name.rsplit("_", 2)[0]: json.loads((d / "phases.json").read_text())
             for d in sorted(exp.iterdir()) if (d / "phases.json").is_file()}
 
 
