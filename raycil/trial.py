@@ -157,8 +157,10 @@ def run_trial(config: dict[str, Any], plan: SweepPlan) -> None:
             with tempfile.TemporaryDirectory() as d:
                 learner_state, memory_state = ray.get([learner.state.remote(), memory.state.remote()])
                 save_state(Path(d), learner_state, memory_state, history)
+                # before the report: a scheduler that stops the trial (ASHA at its rung or at
+                # max_t) ends it inside tune.report
+                write_phases(storage, spec, total, history, config)
                 tune.report(phase_report(spec, total, history), checkpoint=tune.Checkpoint.from_directory(d))
-            write_phases(storage, spec, total, history, config)
 
         run_phases(cfg, RemoteLearner(learner), RemoteMemory(memory), history=history, on_phase=on_phase)
     finally:
