@@ -109,12 +109,14 @@ class Sweep:
         return sum(n - 1 for n in counts.values() if n > 1)
 
 
-def alive_actor(role: str) -> Any:
-    while True:
+def alive_actor(role: str, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         found = [a for a in list_actors(filters=[("state", "=", "ALIVE")]) if (a.name or "").startswith(role)]
         if found:
             return found[0]
         time.sleep(0.05)
+    raise RuntimeError(f"no {role} alive to inject the fault into")
 
 
 def kill_actor(role: str) -> Callable[[Sweep, subprocess.Popen[str], Cluster], subprocess.Popen[str] | None]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -26,5 +25,3 @@ def check_writable_dir(path: Path, field: str) -> None:
             pass
     except OSError as exc:
         raise ConfigError(f"{field}: cannot write in '{existing}' ({exc.strerror or exc})") from None
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{field}: cannot write in '{existing}' (permission denied)")

@@ -24,6 +24,7 @@ from raycil.data.registry import load_dataset
 from raycil.outputs import check_writable_dir
 from raycil.phases import run_phases
 from raycil.plugins import make_learner, make_memory
+from raycil.seeding import resolve_device
 
 COLUMNS = [("phase", 0), ("classes", 0), ("top1", 2), ("top5", 2), ("old_acc", 2), ("new_acc", 2),
            ("imbalance", 2), ("memory_units", 1), ("exemplars_per_class", 1), ("train_seconds", 1)]
@@ -106,12 +107,6 @@ def check_out(out: Path, overwrite: bool, field: str) -> None:
                           "it or choose another --out")
 
 
-def check_device(device: str) -> None:
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: 'cuda', but torch finds no CUDA device on this machine; use device "
-                          "auto (CUDA when there is one) or cpu")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m raycil.run", description=__doc__.splitlines()[0])
     parser.add_argument("config", help="experiment YAML")
@@ -129,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, args.profile, overrides)
         out = Path(args.out) if args.out else Path("runs") / cfg.name
         check_out(out, args.overwrite, "--out" if args.out else "--out (default runs/<name>)")
-        check_device(cfg.device)
+        resolve_device(cfg.device)
         load_dataset(cfg.dataset)  # a bad data root fails here, before anything is written
     except (ConfigError, FileNotFoundError) as err:
         print(f"raycil.run: error: {err}", file=sys.stderr)

@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from raycil.schema import ConfigError
+
 
 def phase_seed(seed: int, phase: int) -> int:
     return int(np.random.SeedSequence([seed, phase]).generate_state(1)[0])
@@ -27,5 +29,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: 'cuda' was asked for but no CUDA device is available")
+        raise ConfigError("device: 'cuda', but torch finds no CUDA device on this machine; use device "
+                          "auto (CUDA when there is one) or cpu")
     return torch.device(name)

@@ -116,7 +116,8 @@ def resume_point(storage: Any) -> dict[str, Any] | None:
     """The newest state of this trial (:func:`newest_state`); the next checkpoint is numbered
     after every folder on disk, so a snapshot older than the folders cannot overwrite one."""
     on_disk = trial_checkpoints(storage.storage_filesystem, storage.trial_fs_path)
-    indices = [int(c.path.rsplit("_", 1)[1]) for c in on_disk if c.path.rsplit("_", 1)[1].isdigit()]
+    suffixes = [c.path.rsplit("_", 1)[1] for c in on_disk]
+    indices = [int(x) for x in suffixes if x.isdigit()]
     if indices:
         storage.current_checkpoint_index = max(storage.current_checkpoint_index, max(indices))
     return newest_state(tune.get_checkpoint(), on_disk)

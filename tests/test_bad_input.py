@@ -135,15 +135,16 @@ def written(tmp: Path, before: set[Path]) -> set[Path]:
     return set(tmp.rglob("*")) - before
 
 
-@pytest.mark.parametrize("case", list(RUN))
-def test_run_refuses_bad_input_in_one_line(tmp_path, capsys, monkeypatch, case):
-    monkeypatch.chdir(tmp_path)  # the default --out (runs/<name>) would land here
-    build, message = RUN[case]
+@pytest.mark.parametrize("prog, case", [("run", c) for c in RUN] + [("sweep", c) for c in SWEEP])
+def test_bad_input_is_refused_in_one_line_before_anything_starts(tmp_path, capsys, monkeypatch, prog, case):
+    monkeypatch.chdir(tmp_path)  # raycil.run's default --out (runs/<name>) would land here
+    cli, (build, message) = (run, RUN[case]) if prog == "run" else (sweep, SWEEP[case])
     argv = build(tmp_path)
     before = set(tmp_path.rglob("*"))
-    assert run.main(argv) == 2
-    refused(capsys, "raycil.run", message)
+    assert cli.main(argv) == 2
+    refused(capsys, f"raycil.{prog}", message)
     assert not written(tmp_path, before)
+    assert not ray.is_initialized()
 
 
 def test_run_refuses_cuda_without_a_device(tmp_path, capsys, monkeypatch):
@@ -158,14 +159,3 @@ def test_run_overwrite_replaces_a_previous_run(tmp_path, capsys):
     argv = [experiment(tmp_path), "--out", out, "--overwrite", "--set", "protocol.num_phases=1"]
     assert run.main(argv) == 0
     assert yaml.safe_load((Path(out) / "result.json").read_text())["config"]["threads"] == 1
-
-
-@pytest.mark.parametrize("case", list(SWEEP))
-def test_sweep_refuses_bad_input_before_ray_starts(tmp_path, capsys, case):
-    build, message = SWEEP[case]
-    argv = build(tmp_path)
-    before = set(tmp_path.rglob("*"))
-    assert sweep.main(argv) == 2
-    refused(capsys, "raycil.sweep", message)
-    assert not written(tmp_path, before)
-    assert not ray.is_initialized()
