@@ -41,8 +41,8 @@ from ray.cluster_utils import Cluster
 from ray.util.state import list_actors
 
 ROOT = Path(__file__).resolve().parents[1]
-VOLATILE = {"train_seconds", "images_per_s", "learner_node"}
-PROGRESS = re.compile(r"^\[(\w+)\] .*: phase (\d+)/\d+ ", re.M)
+VOLATILE = {"train_seconds", "images_per_s", "learner_node", "started_at", "ended_at"}
+PROGRESS = re.compile(r"^\[(\w+)\] .*: phase (\d+)/\d+  top1 ", re.M)  # finished phases, not lines inside one
 
 
 def sweep_file(directory: Path, phases: int, epochs: int) -> Path:

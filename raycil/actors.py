@@ -24,6 +24,7 @@ from raycil.data.protocol import PhaseContext
 from raycil.learner import Learner
 from raycil.memory.service import MemoryService
 from raycil.plugins import exemplar_codec, learner_plugins
+from raycil.progress import LearnerProgress
 
 
 def torch_threads(cpus: float) -> int:
@@ -46,9 +47,37 @@ def _setup_process(threads: int) -> None:
 
 
 class LearnerActor(Learner, _Placed):
+    """The Learner as an actor; ``report_progress`` makes it push its progress inside a phase
+    (``raycil.progress``: the stage, epoch k/E) to a sweep's board."""
+
     def __init__(self, cfg: ExperimentConfig, cpus: float):
         _setup_process(cfg.threads)
         super().__init__(cfg, learner_plugins(cfg))
+        self.reporter: LearnerProgress | None = None
+
+    def report_progress(self, board: Any, key: str, label: str, every: float) -> None:
+        self.reporter = self.progress = LearnerProgress(board, key, label, every)
+
+    def _stage(self, name: str) -> None:
+        if self.reporter is not None:
+            self.reporter.stage(name)
+
+    def train_phase(self, ctx: PhaseContext, exemplars: Any, generator: Any = None) -> dict[str, float]:
+        if self.reporter is not None:
+            self.reporter.start_phase(ctx.phase, ctx.num_phases)
+        return super().train_phase(ctx, exemplars, generator)
+
+    def exemplar_candidates(self, ctx: PhaseContext, with_features: bool) -> Any:
+        self._stage("selecting exemplars")
+        return super().exemplar_candidates(ctx, with_features)
+
+    def refine_exemplars(self, ctx: PhaseContext, exemplars: Any) -> Any:
+        self._stage("refining exemplars")
+        return super().refine_exemplars(ctx, exemplars)
+
+    def record_generator(self, ctx: PhaseContext) -> Any:
+        self._stage("recording the generator")
+        return super().record_generator(ctx)
 
 
 class MemoryActor(MemoryService, _Placed):

@@ -24,7 +24,7 @@ from torch import nn
 
 from raycil.data.batches import BatchSource
 from raycil.data.imageset import ImageSet, concat_images
-from raycil.data.protocol import PhaseContext
+from raycil.data.protocol import PhaseContext, phase_contexts
 from raycil.data.registry import load_dataset
 from raycil.inference import infer
 from raycil.memory.codec import Candidates
@@ -52,7 +52,8 @@ def lr_schedule(opt: torch.optim.Optimizer, epochs: int,
 
 
 class Learner:
-    """The CIL network of one run, trained phase by phase."""
+    """The CIL network of one run, trained phase by phase. ``progress(desc, step, total_steps,
+    loss, epochs)``, if given, is called after every step of ``fit`` (``loss``: a 0-dim tensor)."""
 
     def __init__(self, cfg: ExperimentConfig, plugins: Sequence[LearnerPlugin],
                  progress: Callable[..., Any] | None = None):
@@ -128,9 +129,9 @@ class Learner:
                 for h in hooks:
                     h.after_step(x, y, opt.param_groups[0]["lr"] / lr)
                 seen += len(y)
-                if self.progress is not None:
+                if self.progress is not None:  # the loss as a tensor: reading it waits for a GPU
                     self.progress(desc, epoch * steps_per_epoch + step + 1, epochs * steps_per_epoch,
-                                  float(loss.detach()))
+                                  loss.detach(), epochs)
             for h in hooks:
                 h.on_epoch_end(epoch, epochs, opt.param_groups[0]["lr"] / lr)
             sched.step()
@@ -236,7 +237,8 @@ class Learner:
         batches = self.infer(test.images, test.labels, scores)
         joined = {k: np.concatenate([b[k] for b in batches]) for k in (batches[0] if batches else {})}
         primary = "nme" if "nme" in joined and self.cfg.method.nme else "cnn"
-        out = phase_metrics(joined[primary], test.labels, ctx.known, first_classes)
+        ends = [c.total for c in phase_contexts(self.cfg.protocol, self.cfg.num_classes)[: ctx.phase]]
+        out = phase_metrics(joined[primary], test.labels, ctx.known, first_classes, group_ends=ends)
         for key, s in joined.items():
             if len(joined) > 1:
                 out.update(phase_metrics(s, test.labels, ctx.known, first_classes, prefix=f"{key}_"))

@@ -6,19 +6,30 @@
   as a new class and of new-class samples predicted as an old class;
 - first-phase accuracy: on the test samples of phase 1's classes (for the forgetting rate);
 - average incremental accuracy: mean top-1 over all phases, phase 1 included; last accuracy;
-- forgetting rate F (Mnemonics Table 1): first-phase accuracy after phase 1 minus after the last.
+- forgetting rate F (Mnemonics Table 1): first-phase accuracy after phase 1 minus after the last;
+- accuracy matrix: ``group{g}_acc`` after every phase, the accuracy on the test samples of the
+  classes new in phase g (g = 1 .. this phase; its diagonal, g = this phase, is ``new_acc``);
+- average forgetting (Chaudhry et al. 2018, "Riemannian Walk", Eq. 9): the mean over the old
+  groups g of the best accuracy on g in an earlier phase minus the accuracy on g now.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 
+def group_key(group: int) -> str:
+    """The accuracy-matrix column of phase ``group``'s classes."""
+    return f"group{group}_acc"
+
+
 def phase_metrics(scores: np.ndarray, labels: np.ndarray, known: int, first_classes: int,
-                  prefix: str = "") -> dict[str, float]:
-    """Metrics of one phase from scores [n, seen classes] and true labels [n]."""
+                  prefix: str = "", group_ends: Sequence[int] = ()) -> dict[str, float]:
+    """Metrics of one phase from scores [n, seen classes] and true labels [n]; ``group_ends``:
+    the class count after each phase so far (one accuracy-matrix entry per phase group)."""
     labels = np.asarray(labels)
     pred = scores.argmax(1)
     k = min(5, scores.shape[1])
@@ -43,11 +54,28 @@ def phase_metrics(scores: np.ndarray, labels: np.ndarray, known: int, first_clas
         out.update({"e_old_as_new": e_pn, "e_new_as_old": e_np, "imbalance": (e_pn + e_np) / 2})
     else:
         out.update({"e_old_as_new": math.nan, "e_new_as_old": math.nan, "imbalance": math.nan})
+    for g, hi in enumerate(group_ends, start=1):
+        lo = group_ends[g - 2] if g > 1 else 0
+        out[group_key(g)] = pct((labels >= lo) & (labels < hi), correct)
     return {prefix + key: value for key, value in out.items()}
 
 
+def average_forgetting(phases: list[dict[str, float]]) -> float:
+    """Chaudhry et al. 2018 Eq. 9 after the last of ``phases``: mean over old groups g of
+    max_{l < t} a_{l,g} - a_{t,g} (NaN after phase 1 or without the accuracy matrix)."""
+    t = len(phases)
+    drops = []
+    for g in range(1, t):
+        key = group_key(g)
+        if key not in phases[-1]:
+            return math.nan
+        drops.append(max(p[key] for p in phases[g - 1:t - 1]) - phases[-1][key])
+    return float(np.mean(drops)) if drops else math.nan
+
+
 def run_summary(phases: list[dict[str, float]], key: str = "top1") -> dict[str, float]:
-    """Average incremental accuracy, last accuracy, forgetting rate and mean imbalance of a run."""
+    """Average incremental accuracy, last accuracy, forgetting rate, average forgetting and mean
+    imbalance of a run."""
     if not phases:
         return {}
     acc = [p[key] for p in phases]
@@ -56,6 +84,7 @@ def run_summary(phases: list[dict[str, float]], key: str = "top1") -> dict[str, 
         "avg_inc_acc": float(np.mean(acc)),
         "last_acc": float(acc[-1]),
         "forgetting": float(phases[0]["first_acc"] - phases[-1]["first_acc"]),
+        "avg_forgetting": average_forgetting(phases),
         "avg_imbalance": float(np.mean(imbalance)) if imbalance else math.nan,
         "num_phases": len(phases),
     }

@@ -56,14 +56,14 @@ class TerminalProgress:
     def __init__(self, stream: Any = sys.stderr):
         self.stream, self.last = stream, -1
 
-    def __call__(self, desc: str, step: int, total: int, loss: float) -> None:
+    def __call__(self, desc: str, step: int, total: int, loss: torch.Tensor, epochs: int = 1) -> None:
         pct = int(100 * step / max(1, total))
         if pct == self.last and step != total:
             return
         self.last = pct
         bar = "#" * (pct // 4) + "." * (25 - pct // 4)
         end = "\r" if step < total else "\r" + " " * 70 + "\r"
-        self.stream.write(f"  {desc} [{bar}] {pct:3d}% loss {loss:.3f}{end}")
+        self.stream.write(f"  {desc} [{bar}] {pct:3d}% loss {float(loss):.3f}{end}")
         self.stream.flush()
 
 

@@ -1,11 +1,13 @@
 """``python -m raycil.sweep FILE.yaml [--profile NAME] [--set k=v ...] [--resume] [--address ADDR]
-[--dry-run] [--no-dashboard]``: run a sweep of CIL trials on Ray Tune.
+[--dry-run] [--no-dashboard] [--progress-every SECONDS]``: run a sweep of CIL trials on Ray Tune.
 
 The sweep file is validated and expanded before Ray starts (a mistake is one line and exit 2,
 with nothing written). Each trial runs ``raycil.trial.run_trial`` on its own placement group;
 Tune schedules (FIFO or ASHA over phases), checkpoints after every phase, retries failed trials
 from their last phase and resumes interrupted sweeps (``--resume``). The outputs of
-``raycil.report`` are built at the end and the summary table is printed.
+``raycil.report`` are built at the end and the summary table is printed. While it runs, each
+trial's phases and its epochs inside them are printed, with the sweep's time left
+(``raycil.progress``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import argparse
 import importlib.util
 import json
 import logging
+import math
 import os
 import shlex
 import signal
 import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
 
-from raycil import report, tune_state
+from raycil import progress, report, tune_state
 from raycil.config import ConfigError
 from raycil.data.registry import check_datasets
 from raycil.outputs import check_writable_dir
@@ -55,20 +59,102 @@ class PhaseOptunaSearch(OptunaSearch):
             ot_trial.set_user_attr(key, value)
 
 
-class PhaseProgress(tune.Callback):
-    """Live progress: one line per phase of every trial (phase k/N and its accuracy); ``total`` is
-    the sweep's trial count (Tune's list holds only the trials created so far)."""
+ENDED = ("TERMINATED", "ERROR")
 
-    def __init__(self, total: int):
-        self.total = total
+
+@dataclass
+class _Live:
+    """What one driver gathers while the sweep runs (not pickled with the callback)."""
+
+    first: list[float] = field(default_factory=list)  # wall seconds of finished first phases
+    later: list[float] = field(default_factory=list)  # ... of finished later phases
+    finished: dict[str, int] = field(default_factory=dict)  # trial id -> its last finished phase
+    watcher: progress.BoardWatcher | None = None
+    looked: bool = False  # for the board
+    peak: int = 1  # the most trials seen running at once
+
+
+class PhaseProgress(tune.Callback):
+    """Live progress (``raycil.progress``): one line per finished phase of every trial (its
+    accuracy, wall time, trials done and the sweep's time left) and, from the sweep's progress
+    board, at most one line per interval per trial inside a phase. ``total``: the planned trials
+    (Tune's list holds only those created so far), ``planned_phases`` their phases in all,
+    ``max_phases`` the most one trial has. Tune pickles this callback for ``--resume``: the board
+    and the phase timings are looked up and gathered anew by each driver."""
+
+    planned_phases = 0  # class defaults: a callback pickled by an earlier version lacks them
+    max_phases = 0
+
+    def __init__(self, total: int, planned_phases: int = 0, max_phases: int = 0):
+        self.total, self.planned_phases, self.max_phases = total, planned_phases, max_phases
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_live"}
+
+    def live(self) -> _Live:
+        if "_live" not in self.__dict__:
+            self._live = _Live()
+        return self._live
+
+    def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        live = self.live()
+        live.peak = max(live.peak, sum(t.status == "RUNNING" for t in trials))
+        if live.watcher is None:
+            if live.looked:
+                return
+            live.looked = True
+            board = progress.find_board()
+            if board is None:
+                return
+            live.watcher = progress.BoardWatcher(board)
+        try:
+            records = live.watcher.poll()
+        except ray.exceptions.RayError:  # the board is gone: no more lines within phases
+            live.watcher = None
+            return
+        status = {t.trial_id: t.status for t in trials}
+        for key, record in sorted(records.items()):
+            # a record older than the trial's last finished phase, or of an ended trial, is stale
+            if record.phase > live.finished.get(key, 0) and status.get(key) not in ENDED:
+                print(record.line(key), flush=True)
 
     def on_trial_result(self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any],
                         **info: Any) -> None:
+        live = self.live()
+        seconds = result.get("time_this_iter_s")
+        if isinstance(seconds, int | float):
+            (live.first if result["phase"] == 1 else live.later).append(float(seconds))
+        took = f"in {progress.duration(seconds)}; " if isinstance(seconds, int | float) else ""
+        live.finished[trial.trial_id] = result["phase"]
         done = sum(t.status == "TERMINATED" for t in trials)
+        left = self.seconds_left(trials, trial, result)
+        eta = "sweep time left: estimating…" if left is None else f"sweep {progress.rough(left)} left"
         print(f"[{trial.trial_id}] {trial_label(trial.config)}: "
               f"phase {result['phase']}/{result['phases_total']}  top1 {result['top1']:.2f}"
               f"  avg inc {result['avg_inc_acc']:.2f}"
-              f"  ({done}/{max(self.total, len(trials))} trials done)", flush=True)
+              f"  ({took}{done}/{max(self.total, len(trials))} trials done; {eta})", flush=True)
+
+    def seconds_left(self, trials: list[Any], trial: Any, result: dict[str, Any]) -> float | None:
+        """``progress.seconds_left`` over Tune's trials (``result``: ``trial``'s newest, which Tune
+        records only after the callbacks); a trial with no reported phase is unstarted."""
+        left: list[int] = []
+        reported = reported_phases = 0
+        most = self.max_phases
+        for t in trials:
+            r = result if t is trial else (t.last_result if t.has_reported_at_least_once else {})
+            if "phase" not in r:
+                continue
+            reported, reported_phases = reported + 1, reported_phases + r["phases_total"]
+            most = max(most, r["phases_total"])
+            if t.status not in ENDED:
+                left.append(r["phases_total"] - r["phase"])
+        total = max(self.total, len(trials))
+        unstarted = max(0, total - reported)
+        planned = self.planned_phases or total * most
+        unstarted_phases = min(max(0, planned - reported_phases), unstarted * most)
+        live = self.live()
+        live.peak = max(live.peak, sum(t.status == "RUNNING" for t in trials))
+        return progress.seconds_left(live.first, live.later, left, unstarted, unstarted_phases, live.peak)
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         last = trial.last_result or {}
@@ -130,9 +216,17 @@ def trainable(plan: SweepPlan) -> Any:
     return tune.with_resources(tune.with_parameters(run_trial, plan=plan), placement(plan.sweep.resources))
 
 
+def planned_phases(plan: SweepPlan) -> int:
+    """The sweep's phases in all (Optuna: its trials at the most phases a trial can have)."""
+    return sum(plan.trial_phases) if plan.trials else plan.sweep.search.num_samples * plan.max_phases
+
+
 def make_tuner(plan: SweepPlan, resume: bool = False) -> tune.Tuner:
     # a checkpoint per phase forces frequent experiment snapshots by design; Tune need not warn
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Tune's newer output engine prints its "Number of trials" box even at verbose=0; its
+    # legacy engine (Ray's switch for it) prints nothing at verbose=0. PhaseProgress reports.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if resume:
         return tune.Tuner.restore(str(plan.exp_dir), trainable(plan), resume_unfinished=True,
                                   resume_errored=True)
@@ -150,7 +244,7 @@ def make_tuner(plan: SweepPlan, resume: bool = False) -> tune.Tuner:
             name=s.name, storage_path=str(plan.exp_dir.parent),
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[PhaseProgress(num_samples)], verbose=0),
+            callbacks=[PhaseProgress(num_samples, planned_phases(plan), plan.max_phases)], verbose=0),
     )
 
 
@@ -231,17 +325,35 @@ def check_capacity(plan: SweepPlan, have: dict[str, float], where: str) -> None:
                               f"{have.get(kind, 0.0):g}; lower it or join a larger cluster (--address)")
 
 
+def auth_token_source() -> str:
+    """Where Ray's CLI and ``ray get-auth-token`` read the token from (Ray 2.60's order)."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "$RAY_AUTH_TOKEN"
+    return os.environ.get("RAY_AUTH_TOKEN_PATH") or "~/.ray/auth_token"
+
+
 def dashboard_help(context: Any, exp_dir: Path) -> list[str]:
+    """How to reach the sweep's Ray (dashboard, CLI) and its Optuna study.
+
+    Ray >= 2.59 turns token authentication on for a new local cluster (unless ``RAY_AUTH_MODE``
+    is set) by setting ``RAY_AUTH_MODE=token`` in the driver's environment only: the dashboard
+    then asks for the token, and Ray's CLI in another shell (``ray status``, ``ray list actors``)
+    fails with an AuthenticationError unless that shell exports ``RAY_AUTH_MODE=token`` too. With
+    more than one Ray on the machine the CLI also needs the address (``RAY_ADDRESS``)."""
     lines = []
     url = getattr(context, "dashboard_url", None)
-    if url:
-        lines.append(f"Ray dashboard: http://{url}")
-        if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
-            lines.append("  token authentication is on: print the token with `ray get-auth-token` (kept "
-                         "in ~/.ray/auth_token) and paste it at the dashboard's sign-in prompt; HTTP clients "
-                         "send `Authorization: Bearer <token>`")
-    else:
-        lines.append("Ray dashboard: off (--no-dashboard, or the cluster runs none)")
+    token = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
+    lines.append(f"Ray dashboard: http://{url}" if url else
+                 "Ray dashboard: off (--no-dashboard, or the cluster runs none)")
+    if token:
+        lines.append(f"  token authentication is on: `ray get-auth-token` prints the token (from "
+                     f"{auth_token_source()}); paste it at the dashboard's sign-in prompt")
+    address = (getattr(context, "address_info", None) or {}).get("gcs_address")
+    if address:
+        export = f"export {'RAY_AUTH_MODE=token ' if token else ''}RAY_ADDRESS={address}"
+        lines.append(f"  Ray's CLI from another shell: {export}; then ray status, ray list actors, ...")
+        if token:
+            lines.append("  (without RAY_AUTH_MODE=token there, Ray's CLI fails with an AuthenticationError)")
     hint = "" if importlib.util.find_spec("optuna_dashboard") else "   (pip install optuna-dashboard)"
     lines.append(f"Optuna dashboard: optuna-dashboard {report.optuna_url(exp_dir)}{hint}")
     return lines
@@ -283,12 +395,18 @@ def resume_command(argv: Sequence[str]) -> str:
     return shlex.join(["python", "-m", "raycil.sweep", *(a for a in argv if a != "--resume"), "--resume"])
 
 
-def run_sweep(plan: SweepPlan, resume: bool = False) -> tune.ResultGrid:
-    """Run (or resume) the sweep on the connected Ray cluster and return Tune's results."""
+def run_sweep(plan: SweepPlan, resume: bool = False,
+              progress_every: float = progress.EVERY_S) -> tune.ResultGrid:
+    """Run (or resume) the sweep on the connected Ray cluster and return Tune's results;
+    ``progress_every``: seconds between a trial's lines within a phase (0: none)."""
     plan.exp_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         (plan.exp_dir / PLAN_FILE).write_text(json.dumps(plan_record(plan), indent=2))
-    return make_tuner(plan, resume).fit()
+    board = progress.start_board(progress_every)
+    try:
+        return make_tuner(plan, resume).fit()
+    finally:
+        progress.stop_board(board)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address", help="join a Ray cluster: 'auto' or the head's host:port")
     parser.add_argument("--dry-run", action="store_true", help="print the expanded trials and exit")
     parser.add_argument("--no-dashboard", action="store_true", help="start the local Ray without dashboard")
+    parser.add_argument("--progress-every", type=interval_s, default=progress.EVERY_S, metavar="SECONDS",
+                        help="at most one line per trial this often inside a phase (epoch k/E; "
+                             f"default {progress.EVERY_S:g}; 0: none)")
     args = parser.parse_args(argv)
     try:
         plan = plan_sweep(args.file, args.profile, args.overrides)
@@ -325,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in dashboard_help(context, plan.exp_dir):
         print(line)
     with Interrupts() as interrupts:
-        results = run_sweep(plan, args.resume)
+        results = run_sweep(plan, args.resume, args.progress_every)
     try:
         built = report.build(plan.exp_dir)
     except FileNotFoundError as err:  # interrupted before any trial reported a phase
@@ -345,6 +466,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{failed} trial(s) failed after {plan.sweep.max_failures} retries; see their error.txt "
               f"under {plan.exp_dir}")
     return 1 if failed else 0
+
+
+def interval_s(text: str) -> float:
+    """``--progress-every``: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0 (0: off), got '{text}'")
+    return value
 
 
 def refuse(err: Exception) -> int:

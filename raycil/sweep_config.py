@@ -350,6 +350,7 @@ class SweepPlan:
     variant_bases: dict[str, dict[str, Any]] = field(default_factory=dict)
     cwd: str = field(default_factory=os.getcwd)  # relative data roots are resolved against it
     file_datasets: list[DatasetConfig] = field(default_factory=list)  # distinct, read before Ray starts
+    trial_phases: list[int] = field(default_factory=list)  # (grid / random) each trial's phase count
 
     @property
     def exp_dir(self) -> Path:
@@ -484,7 +485,9 @@ def plan_sweep(path: str | Path, profile: str | None = None,
     if sweep.search.kind != "optuna":
         params = _expand_params(sweep) if sweep.search_space else [{}]
         plan.trials = [TrialSpec(v, s, p) for v in plan.variant_names for p in params for s in sweep.seeds]
-        cfgs += [check(f"trial '{t.label()}'", t.variant, t.params) for t in plan.trials]
+        trial_cfgs = [check(f"trial '{t.label()}'", t.variant, t.params) for t in plan.trials]
+        plan.trial_phases = [num_phases(c) for c in trial_cfgs]
+        cfgs += trial_cfgs
     if sweep.resources.gpu == 0 and any(c.device == "cuda" for c in cfgs):
         raise ConfigError("resources.gpu: 0, but the experiment asks for device 'cuda'; give each trial "
                           "a GPU share (e.g. resources.gpu: 0.5) or use device auto")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from raycil.actors import LearnerActor, MemoryActor, RemoteLearner, RemoteMemory
 from raycil.config import ExperimentConfig
 from raycil.metrics import run_summary
 from raycil.phases import run_phases
+from raycil.progress import watch_learner
 from raycil.sweep_config import Resources, SweepPlan, TrialSpec, num_phases
 
 STATE_FILE = "trial_state.pt"
@@ -144,6 +146,7 @@ def run_trial(config: dict[str, Any], plan: SweepPlan) -> None:
     memory = spawn(MemoryActor, actor_name(trial_id, spec.variant, "MemoryActor"), cfg, pg, 2,
                    res.memory_cpu)
     try:
+        watch_learner(learner, trial_id, spec.label())  # progress inside a phase, if the sweep asks
         history: list[dict[str, Any]] = []
         storage = tune.get_context().get_storage()
         write_config(storage, cfg)
@@ -152,9 +155,11 @@ def run_trial(config: dict[str, Any], plan: SweepPlan) -> None:
             ray.get([learner.load_state.remote(state["learner"]), memory.load_state.remote(state["memory"])])
             history = state["history"]
         node, total = ray.get(learner.node_id.remote()), num_phases(cfg)
+        clock = {"phase_start": time.time()}
 
         def on_phase(metrics: dict[str, Any], history: list[dict[str, Any]]) -> None:
-            metrics["learner_node"] = node  # into the history too: a resumed trial keeps where each phase ran
+            # into the history too: a resumed trial keeps where and when each phase ran
+            metrics.update(learner_node=node, started_at=clock["phase_start"], ended_at=time.time())
             with tempfile.TemporaryDirectory() as d:
                 learner_state, memory_state = ray.get([learner.state.remote(), memory.state.remote()])
                 save_state(Path(d), learner_state, memory_state, history)
@@ -162,6 +167,7 @@ def run_trial(config: dict[str, Any], plan: SweepPlan) -> None:
                 # max_t) ends it inside tune.report
                 write_phases(storage, spec, total, history, config)
                 tune.report(phase_report(spec, total, history), checkpoint=tune.Checkpoint.from_directory(d))
+            clock["phase_start"] = time.time()
 
         run_phases(cfg, RemoteLearner(learner), RemoteMemory(memory), history=history, on_phase=on_phase)
     finally:

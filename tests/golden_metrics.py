@@ -4,6 +4,7 @@ should not alter results can be shown not to.
     python tests/golden_metrics.py record --level smoke   # write tests/golden/smoke.json
     python tests/golden_metrics.py check --level local    # rerun and list every difference
     python tests/golden_metrics.py check --only cim --accept   # and record what changed (on purpose)
+    python tests/golden_metrics.py check --new-keys-ok         # a metric added: only the old ones compared
 
 Cases: every ``configs/*.yaml`` under its ``smoke`` (or ``local``) profile, and every trial of
 every shipped sweep under its ``smoke`` profile (``local``: the CIM Table 3 rows at seed 0). Each
@@ -66,13 +67,15 @@ def run_case(case: str) -> list[dict[str, Any]]:
     return [{k: v for k, v in p.items() if k not in VOLATILE} for p in phases]
 
 
-def differences(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> list[str]:
-    """Every metric that differs (NaN equals NaN; a key on one side only counts)."""
+def differences(expected: list[dict[str, Any]], got: list[dict[str, Any]],
+                new_keys_ok: bool = False) -> list[str]:
+    """Every metric that differs (NaN equals NaN; a key on one side only counts, except, with
+    ``new_keys_ok``, a key only the new run has: a metric added on purpose)."""
     if len(expected) != len(got):
         return [f"{len(expected)} phases recorded, {len(got)} now"]
     bad = []
     for i, (a, b) in enumerate(zip(expected, got, strict=True), start=1):
-        for key in sorted(set(a) | set(b)):
+        for key in sorted(set(a) | (set(a) if new_keys_ok else set(b))):
             x, y = a.get(key), b.get(key)
             nan = isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y)
             if not nan and x != y:
@@ -90,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", choices=["smoke", "local"], default="smoke")
     parser.add_argument("--only", default="", help="run the cases whose id contains this text")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--new-keys-ok", action="store_true",
+                        help="with check: metrics the recorded run lacks are not differences")
     parser.add_argument("--accept", action="store_true",
                         help="with check: record the new and differing cases' metrics")
     args = parser.parse_args(argv)
@@ -109,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         if case not in recorded:
             print(f"NEW   {case}")
             continue
-        bad = differences(recorded[case], phases)
+        bad = differences(recorded[case], phases, args.new_keys_ok)
         failed += bool(bad)
         print(f"{'DIFF' if bad else 'same'}  {case}" + "".join(f"\n      {b}" for b in bad[:12]))
     print(f"{len(results) - failed} of {len(results)} cases unchanged")

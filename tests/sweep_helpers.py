@@ -25,7 +25,7 @@ TINY = {
               "progress": False},
 }
 # timings and placement differ between runs; everything else must match exactly
-VOLATILE = {"train_seconds", "images_per_s", "learner_node"}
+VOLATILE = {"train_seconds", "images_per_s", "learner_node", "started_at", "ended_at"}
 
 
 def write_sweep(directory: Path, name: str, **sections: Any) -> Path:

@@ -16,7 +16,8 @@ from raycil.sweep import run_sweep
 from raycil.sweep_config import plan_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-VOLATILE = ["trial_id", "status", "train_seconds", "images_per_s", "learner_node"]
+VOLATILE = ["trial_id", "status", "train_seconds", "images_per_s", "learner_node", "started_at",
+            "ended_at"]
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,11 @@ distributions, no duplicates), and ``python -m raycil.report`` on a directory. N
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +29,16 @@ def sweep_config(**sections) -> SweepConfig:
                                        **sections})
 
 
+T0 = 1_760_000_000  # Tune's clock in the made-up results: phase i ends at T0 + 100 i after 90 s
+
+
 def results_of(trial_id: str, config: dict, accs: list[float], total: int) -> list[dict]:
     """Tune-shaped result lines of one trial (running summary as ``raycil.trial`` reports it)."""
     out = []
     for i, acc in enumerate(accs):
         seen = accs[: i + 1]
         out.append({"trial_id": trial_id, "config": config, "training_iteration": i + 1, "done": False,
+                    "timestamp": T0 + 100 * (i + 1), "time_this_iter_s": 90.0,
                     **config, "phase": i + 1, "phases_total": total, "top1": acc, "first_acc": 90.0 - 10 * i,
                     "avg_inc_acc": float(np.mean(seen)), "last_acc": acc, "forgetting": 10.0 * i,
                     "avg_imbalance": math.nan if i == 0 else 20.0,
@@ -103,7 +110,7 @@ def test_summary_rows_ci_and_paper_layout(tmp_path):
     assert "## last old-class accuracy" in md
     assert "1 trial(s) stopped early" in md
     b = summary.iloc[2]
-    assert f"| b | {report._cell(b['avg_inc_acc_mean'], b['avg_inc_acc_ci95'])} [3]" in md
+    assert f"| b | {report.tables.cell(b['avg_inc_acc_mean'], b['avg_inc_acc_ci95'])} [3]" in md
 
 
 def test_optuna_export_states_distributions_and_no_duplicates(tmp_path):
@@ -122,8 +129,28 @@ def test_optuna_export_states_distributions_and_no_duplicates(tmp_path):
     t = by_id["b-0.05-1"]
     assert t.params == {"train.lr": 0.05, "variant": "b"} and t.value == pytest.approx(
         np.mean([81.0 + 0.5, 67.0, 40.05]))
-    assert t.distributions["train.lr"] == optuna.distributions.CategoricalDistribution([0.05, 0.1])
+    # listed numbers are an ordered (numeric) distribution over their range, not labels
+    assert t.distributions["train.lr"] == optuna.distributions.FloatDistribution(0.05, 0.1)
+    assert t.distributions["variant"] == optuna.distributions.CategoricalDistribution(["a", "b"])
     assert t.user_attrs["seed"] == 1 and sorted(t.intermediate_values) == [1, 2, 3]
+    # the trial's times are Tune's: its first phase's start and its last phase's end
+    assert t.datetime_start == datetime.datetime.fromtimestamp(T0 + 100 - 90)
+    assert t.datetime_complete == datetime.datetime.fromtimestamp(T0 + 300)
+    assert by_id["b-0.05-2"].datetime_complete is None  # still running
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ([2, 4, 8], optuna.distributions.IntDistribution(2, 8)),
+    ([0.5, 1, 2.0], optuna.distributions.FloatDistribution(0.5, 2.0)),
+    (["herding", "random"], optuna.distributions.CategoricalDistribution(["herding", "random"])),
+    ([True, False], optuna.distributions.CategoricalDistribution([True, False])),
+])
+def test_listed_values_get_numeric_distributions_when_numbers(values, expected):
+    from raycil.report.study import distribution
+    from raycil.sweep_config import ParamSpec
+
+    assert distribution(ParamSpec.model_validate({"choice": values})) == expected
+    assert distribution(ParamSpec.model_validate(values)) == expected
 
 
 def test_optuna_export_of_sampled_params_uses_their_distributions(tmp_path):
@@ -150,10 +177,17 @@ def test_report_cli_rebuilds_outputs_from_a_directory(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "4 planned trials: 4 complete, 0 failed" in out
     assert "parameter importances: not computed (4 complete trials; they need at least 10" in out
-    for name in ("trials.csv", "trials.parquet", "summary.csv", "summary.md", "optuna.db",
-                 "plots/accuracy_vs_phase.png", "plots/objective_vs_train.lr.png"):
+    for name in ("trials.csv", "trials.parquet", "summary.csv", "summary.md", "optuna.db", "report.html"):
         assert (exp / name).is_file()
     assert len(pd.read_csv(exp / "trials.csv")) == 8
+    assert "suspicious seeds: none" in out
+    # report.html stands alone: every plot inside it as a data URI, nothing fetched from elsewhere
+    page = (exp / "report.html").read_text()
+    pngs = sorted((exp / "plots").glob("*.png"))
+    assert pngs and all(p.with_suffix(".svg").is_file() for p in pngs)
+    assert all(base64.b64encode(p.read_bytes()).decode() in page for p in pngs)
+    assert all(link.startswith("data:") for link in re.findall(r'(?:src|href)="([^"]*)"', page))
+    assert "<table" in page and "avg. incremental accuracy" in page and "suspicious seeds" in page
     assert report.main([str(tmp_path)]) == 2
 
 
@@ -222,21 +256,40 @@ def test_paired_differences_within_each_listed_setting(tmp_path):
     assert "| plus | 1.10 ± 0.25 [3] p=" in text and "protocol.num_phases=10" in text
 
 
-def test_phase_plot_gives_each_number_of_phases_its_own_panel(tmp_path):
-    """Too many variant x setting lines: one panel per listed setting rather than averaging runs
-    of different lengths together."""
-    import matplotlib.image
-
+def flag_experiment(tmp_path: Path, finals: dict[tuple[str, int], list[float]]) -> report.Experiment:
+    """Variants x seeds with the given per-phase accuracies; 5 new classes per phase."""
     results = []
-    variants = [f"v{i}" for i in range(6)]
-    for phases in (2, 3):
-        for v in variants:
-            for seed in (0, 1):
-                config = {"variant": v, "seed": seed, "protocol.num_phases": phases}
-                accs = [80.0 - 5 * i for i in range(phases)]
-                results += results_of(f"{v}-{phases}-{seed}", config, accs, phases)
-    sweep = SweepConfig.model_validate({"name": "abl", "variants": {v: {} for v in variants},
-                                        "seeds": [0, 1], "search_space": {"protocol.num_phases": [2, 3]}})
-    exp = report.experiment_from_results(tmp_path, sweep, results, {})
-    height, width, _ = matplotlib.image.imread(report.plot_phases(exp, tmp_path)).shape
-    assert width == 2 * 6 * 120 and height == 4 * 120
+    for (v, seed), accs in finals.items():
+        lines = results_of(f"{v}-{seed}", {"variant": v, "seed": seed}, accs, len(accs))
+        results += [{**line, "classes": 5 * line["phase"]} for line in lines]
+    sweep = SweepConfig.model_validate({"name": "flags", "variants": {"a": {}, "b": {}},
+                                        "seeds": sorted({s for _, s in finals})})
+    return report.experiment_from_results(tmp_path, sweep, results, {})
+
+
+def test_a_collapsed_seed_and_one_at_chance_are_flagged_and_kept_in_the_means(tmp_path):
+    finals = {(v, s): [80.0 + s, 60.0 + s, 50.0 - s] for v in ("a", "b") for s in range(5)}
+    finals[("b", 3)] = [80.0, 40.0, 25.0]       # collapsed: far below the other four seeds of b
+    finals[("a", 4)] = [80.0, 60.0, 9.0]        # at chance: 15 classes seen, chance 6.67%, 1.5x = 10%
+    exp = flag_experiment(tmp_path, finals)
+    flagged = report.suspicious_seeds(exp).set_index("trial_id")
+    assert set(flagged.index) == {"b-3", "a-4"}
+    assert "robust SDs from its row's median" in flagged.at["b-3", "reason"]
+    assert "at chance level" in flagged.at["a-4", "reason"]
+    summary = report.summarize(exp)
+    assert (summary["n_seeds"] == 5).all()      # kept in the means
+    md = report.summary_markdown(exp, summary, report.suspicious_seeds(exp))
+    assert "| 5 | 1 |\n" in md and "## suspicious seeds" in md  # seeds, flagged columns
+    from raycil.report.tables import flags_line
+
+    line = flags_line(exp, report.suspicious_seeds(exp))
+    assert line.startswith("suspicious seeds: 2 of 10 complete trials (2 far from their row's median, "
+                           "1 at chance level)") and "b seed 3" in line and "a seed 4" in line
+    assert "and 1 more" in flags_line(exp, report.suspicious_seeds(exp), listed=1)
+
+
+def test_seeds_a_few_points_apart_are_not_flagged(tmp_path):
+    # seeds agreeing to a tenth make the MAD tiny; the floor keeps a 2-point seed unflagged
+    finals = {(v, s): [80.0, 60.0, 50.0 + 0.1 * s] for v in ("a", "b") for s in range(4)}
+    finals[("a", 3)] = [80.0, 60.0, 56.0]
+    assert report.suspicious_seeds(flag_experiment(tmp_path, finals)).empty

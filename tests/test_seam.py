@@ -107,7 +107,7 @@ class RecordingHooks(TrainingHooks):
 def test_fit_runs_hooks_in_order_with_their_batches_and_loss_terms():
     cfg = smoke_config(train={"batch_size": 8})
     reported: list[float] = []
-    learner = Learner(cfg, [], progress=lambda desc, step, total, loss: reported.append(loss))
+    learner = Learner(cfg, [], progress=lambda desc, step, total, loss, epochs: reported.append(float(loss)))
     learner.model.expand(2)
     data = learner.data.train.of_classes([0, 1])
     x_extra, _ = learner.batches(data.images[:2], data.labels[:2], train=False).sample(2)

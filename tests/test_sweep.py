@@ -72,12 +72,17 @@ def test_small_asha_sweep_outputs_optuna_round_trip_and_named_actors(tmp_path, r
     exp = plan.exp_dir
     built = report.build(exp)
     for name in ("trials.csv", "trials.parquet", "summary.csv", "summary.md", "optuna.db",
-                 "plots/accuracy_vs_phase.png"):
+                 "plots/accuracy_vs_classes.png"):
         assert (exp / name).is_file(), name
     trials = pd.read_csv(exp / "trials.csv")
     last_phase = trials.groupby("trial_id")["phase"].max()
     assert trials["trial_id"].nunique() == 4 and len(trials) == sum(phases.values())
     assert pd.read_parquet(exp / "trials.parquet").shape == trials.shape
+    # the accuracy matrix: its diagonal is each phase's new-class accuracy, its first column the
+    # first phase's classes (forgetting F's)
+    for _, row in trials.iterrows():
+        assert row[f"group{row['phase']}_acc"] == pytest.approx(row["new_acc"])
+        assert row["group1_acc"] == pytest.approx(row["first_acc"])
     summary = pd.read_csv(exp / "summary.csv")
     complete = sum(p == 2 for p in phases.values())
     assert summary["variant"].tolist() == ["strong"] and summary["n_seeds"].tolist() == [complete]
@@ -103,8 +108,12 @@ def test_small_asha_sweep_outputs_optuna_round_trip_and_named_actors(tmp_path, r
         assert t.user_attrs["last_acc"] == pytest.approx(row["last_acc"])
         per_phase = trials[trials["trial_id"] == row.name].set_index("phase")["top1"]
         assert t.intermediate_values == pytest.approx(per_phase.to_dict())
+        # the study trial's times are the trial's: its first phase's start, its last phase's end
+        phases_of = trials[trials["trial_id"] == row.name]
+        assert t.datetime_start.timestamp() == pytest.approx(phases_of["started_at"].min(), abs=1e-3)
         if row["phase"] == 2:
             assert t.state == optuna.trial.TrialState.COMPLETE and t.value == pytest.approx(row["top1"])
+            assert t.datetime_complete.timestamp() == pytest.approx(phases_of["ended_at"].max(), abs=1e-3)
         else:
             assert t.state == optuna.trial.TrialState.PRUNED
     report.build(exp)  # exporting again rebuilds the study instead of adding to it

@@ -1,0 +1,66 @@
+"""Every output of a sweep folder, rebuilt from its trials' reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from raycil.report.flags import suspicious_seeds
+from raycil.report.html import report_html
+from raycil.report.loading import Experiment, counts, counts_line, load_experiment
+from raycil.report.plots import plot_all
+from raycil.report.stats import paired_differences, summarize
+from raycil.report.study import export_optuna, importance_line
+from raycil.report.tables import flag_counts, flags_line, summary_markdown, summary_tables
+
+
+@dataclass
+class Report:
+    experiment: Experiment
+    summary: pd.DataFrame
+    flagged: pd.DataFrame
+    study: optuna.Study
+    importances: dict[str, float]
+    files: list[Path]
+    text: str
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def build(exp_dir: str | Path) -> Report:
+    """Rebuild every output of a sweep directory and return them with a printable summary."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    exp = load_experiment(exp_dir)
+    path = exp.path
+    exp.rows.to_csv(path / "trials.csv", index=False)
+    exp.rows.to_parquet(path / "trials.parquet", index=False)
+    summary = summarize(exp)
+    flagged = suspicious_seeds(exp)
+    summary.assign(n_flagged=flag_counts(exp, summary, flagged)).to_csv(path / "summary.csv", index=False)
+    md = summary_markdown(exp, summary, flagged)
+    _atomic_write(path / "summary.md", md + "\n")
+    study = export_optuna(exp)
+    n = counts_line(counts(exp))
+    importance, imp = importance_line(exp, study) if exp.params else ("", {})
+    plots = plot_all(exp, path / "plots")
+    tables = summary_tables(exp, summary, flagged) if not summary.empty else []
+    page = report_html(exp, n, tables, paired_differences(exp), flagged, importance, plots)
+    _atomic_write(path / "report.html", page)
+    files = [path / f for f in ("trials.csv", "trials.parquet", "summary.csv", "summary.md", "optuna.db",
+                                "report.html")] + plots
+    lines = [f"{path}: {n}", "", md, ""]
+    if importance:
+        lines.append(importance)
+    if not summary.empty:
+        lines.append(flags_line(exp, flagged))
+    lines.append("wrote " + ", ".join(str(f.relative_to(path)) for f in files))
+    return Report(exp, summary, flagged, study, imp, files, "\n".join(lines))
