@@ -5,8 +5,9 @@ baseline measured in the same run.
     ratio, end to end (fresh processes; the sweep also starts Ray) and inside one process with
     Ray already up (Tune + actors + per-phase checkpoints vs the in-process phase loop);
 (b) 4 trials on the machine's cores, 2 at a time vs one at a time: speed-up;
-(c) the SS-IL replay sweep (search_spaces/ssil_replay.yaml) with ASHA vs FIFO: phases trained
-    and the best objective found.
+(c) the SS-IL replay sweep (search_spaces/ssil_replay.yaml, one protocol of 8 phases, 6 replay
+    batch sizes x 3 seeds) with ASHA (the default rungs: phase 2, then x4) vs FIFO: the share of
+    phases ASHA trained, and whether its best setting lies within the 95% CI of FIFO's best.
 
     python benchmarks/bench_sweep.py --size tiny|small|medium [--repeats 3] [--parts abc]
                                      [--with-default-threads]
@@ -31,7 +32,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import ray
 import torch
 import yaml
@@ -39,6 +39,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["RAY_worker_niceness"] = "0"  # read by the raylets started here and by the CLIs
+
+from procstats import Sampler  # noqa: E402
 
 from raycil.run import run_experiment  # noqa: E402
 from raycil.sweep import run_sweep  # noqa: E402
@@ -52,13 +54,14 @@ SIZES: dict[str, dict[str, Any]] = {
     "medium": {"dataset.num_classes": 20, "dataset.train_per_class": 100, "protocol.num_phases": 5,
                "memory.budget": 200, "train.epochs_first": 10, "train.epochs": 5},
 }
-# the SS-IL replay sweep (smoke profile) per size: more epochs and seeds as the size grows
+# the SS-IL replay sweep (smoke profile) per size, one protocol (ASHA ranks trials at the same
+# phase, so a sweep over the number of phases is refused under it): more epochs as size grows
+SSIL_ONE_PROTOCOL = {"search_space.protocol.num_phases": [8], "dataset.num_classes": 16, "memory.budget": 32,
+                     "search_space.train.replay_batch_size": [2, 4, 8, 16, 32, 64], "seeds": [0, 1, 2]}
 SSIL_SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {},
-    "small": {"train.epochs_first": 3, "train.epochs": 2, "seeds": [0, 1]},
-    "medium": {"dataset.num_classes": 16, "search_space.protocol.num_phases": [4, 8],
-               "search_space.train.replay_batch_size": [4, 16, 64], "memory.budget": 32,
-               "train.epochs_first": 6, "train.epochs": 3},
+    "tiny": SSIL_ONE_PROTOCOL,
+    "small": {**SSIL_ONE_PROTOCOL, "train.epochs_first": 3, "train.epochs": 2},
+    "medium": {**SSIL_ONE_PROTOCOL, "train.epochs_first": 6, "train.epochs": 3},
 }
 
 
@@ -119,26 +122,52 @@ def part_a(size: str, repeats: int, tmp: Path, default_threads: bool) -> dict[st
 
 
 def part_b(size: str, repeats: int, tmp: Path) -> dict[str, float]:
-    """4 trials (4 seeds), max_concurrent 2 vs 1, Ray already up."""
+    """4 trials (4 seeds), max_concurrent 2 vs 1, Ray already up; also where the CPU time went
+    (``procstats``: the CPU seconds of the driver and of each kind of Ray process it started)."""
     ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     try:
         times: dict[int, list[float]] = {1: [], 2: []}
+        cpu: dict[int, list[dict[str, float]]] = {1: [], 2: []}
         for i in range(repeats):
             for conc in (2, 1):
                 plan = plan_sweep(one_trial_sweep_file(tmp, f"b{i}_{conc}"), "smoke",
                                   {**SIZES[size], "seeds": [0, 1, 2, 3], "max_concurrent": conc})
+                sampler = Sampler()
+                sampler.start()
                 start = time.perf_counter()
                 run_sweep(plan)
                 times[conc].append(time.perf_counter() - start)
+                sampler.finish()
+                cpu[conc].append(sampler.cpu_by_role())
     finally:
         ray.shutdown()
     one, two = statistics.median(times[1]), statistics.median(times[2])
+    for conc in (1, 2):
+        roles = sorted({r for run in cpu[conc] for r in run})
+        shares = {r: statistics.median(run.get(r, 0.0) for run in cpu[conc]) for r in roles}
+        print(f"    CPU seconds, {conc} at a time (median of {repeats}): " +
+              ", ".join(f"{r} {v:.1f}" for r, v in sorted(shares.items(), key=lambda kv: -kv[1])))
     return {"one_at_a_time_s": one, "two_at_a_time_s": two, "speedup": one / two}
 
 
+def best_setting(exp: Any, keys: list[str]) -> tuple[Any, float, float]:
+    """The setting with the highest mean objective over its complete seeds: (setting, mean, CI)."""
+    from raycil.report import mean_ci
+
+    metric = exp.sweep.objective.metric
+    means = {k: mean_ci(g[metric]) for k, g in exp.done.groupby(keys)}
+    best = max(means, key=lambda k: means[k][0])
+    return best, means[best][0], means[best][1]
+
+
 def part_c(size: str, tmp: Path) -> dict[str, float]:
-    """The SS-IL replay sweep (smoke profile) under ASHA and under FIFO."""
+    """The SS-IL replay sweep (smoke profile, one protocol, several replay batch sizes and seeds)
+    under ASHA (rungs from phase 2) and under FIFO: phases trained, and whether ASHA's best
+    setting is, by FIFO's numbers, within the 95% CI of FIFO's best."""
+    from raycil.report import load_experiment
+
     out: dict[str, float] = {}
+    runs = {}
     ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     try:
         for kind in ("fifo", "asha"):
@@ -146,15 +175,23 @@ def part_c(size: str, tmp: Path) -> dict[str, float]:
                               {**SSIL_SIZES[size], "scheduler.kind": kind, "name": f"c_{kind}",
                                "storage_path": str(tmp / "runs")})
             start = time.perf_counter()
-            results = run_sweep(plan)
+            run_sweep(plan)
             out[f"{kind}_s"] = time.perf_counter() - start
-            rows = pd.concat([pd.read_json(Path(r.path) / "result.json", lines=True) for r in results])
-            done = [r.metrics for r in results if r.metrics["phase"] == r.metrics["phases_total"]]
-            out[f"{kind}_phases_trained"] = float(len(rows))
-            out[f"{kind}_trials_complete"] = float(len(done))
-            out[f"{kind}_best_avg_inc_acc"] = max(m["avg_inc_acc"] for m in done)
+            runs[kind] = exp = load_experiment(plan.exp_dir)
+            out[f"{kind}_phases_trained"] = float(len(exp.rows))
+            out[f"{kind}_trials_complete"] = float(len(exp.done))
     finally:
         ray.shutdown()
+    keys = runs["fifo"].params
+    fifo_best, fifo_mean, fifo_half = best_setting(runs["fifo"], keys)
+    asha_best, _, _ = best_setting(runs["asha"], keys)
+    fifo = runs["fifo"].done
+    metric = runs["fifo"].sweep.objective.metric
+    asha_by_fifo = float(fifo[(fifo[keys] == asha_best).all(axis=1)][metric].mean())
+    print(f"    FIFO best {dict(zip(keys, fifo_best, strict=True))}: {fifo_mean:.2f} ± {fifo_half:.2f}; "
+          f"ASHA best {dict(zip(keys, asha_best, strict=True))}: {asha_by_fifo:.2f} by FIFO's trials")
+    out["asha_phase_share"] = out["asha_phases_trained"] / out["fifo_phases_trained"]
+    out["asha_best_within_fifo_ci"] = float(asha_by_fifo >= fifo_mean - fifo_half)
     return out
 
 

@@ -20,6 +20,7 @@ from raycil.data.folder import class_names, first_image_side, resolve_class_orde
 from raycil.data.protocol import phase_sizes
 from raycil.data.registry import dataset_num_classes, fixed_image_size, native_num_classes
 from raycil.data.synthetic import MAX_CLASSES
+from raycil.inference import FP16_ON_CPU
 from raycil.methods import METHODS
 from raycil.plugins import PLUGINS
 from raycil.schema import ConfigError, Seed, Strict
@@ -182,6 +183,10 @@ class TrainConfig(Strict):
     replay_batch_size: int = Field(0, ge=0)
     balanced_finetune: BalancedFinetuneConfig = Field(default_factory=BalancedFinetuneConfig)
     progress: bool = True
+    # fp32: as before, to the last digit; bf16 / fp16: torch.autocast around the training loop's
+    # forward + loss and the evaluation forwards (fp16 with a GradScaler, CUDA only: FP16_ON_CPU)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    channels_last: bool = False  # the model and its input batches in torch.channels_last
 
 
 class ExperimentBase(Strict):
@@ -211,6 +216,8 @@ class ExperimentBase(Strict):
             raise ValueError(f"{storing[0]} and {storing[1]} both store the exemplars (a memory has one "
                              "codec); turn one of them off")
         phase_sizes(self.protocol, self.num_classes)
+        if self.train.precision == "fp16" and self.device == "cpu":  # device auto: raycil.learner
+            raise ValueError(FP16_ON_CPU)
         return self
 
     @property

@@ -26,7 +26,7 @@ from raycil.data.batches import BatchSource
 from raycil.data.imageset import ImageSet, concat_images
 from raycil.data.protocol import PhaseContext, phase_contexts
 from raycil.data.registry import load_dataset
-from raycil.inference import infer
+from raycil.inference import autocast, check_precision, infer
 from raycil.memory.codec import Candidates
 from raycil.memory.store import Exemplars
 from raycil.methods import METHODS
@@ -51,6 +51,11 @@ def lr_schedule(opt: torch.optim.Optimizer, epochs: int,
     return torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=sched.gamma)
 
 
+def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:
+    """fp16's loss scaling (its small gradients underflow without it); none for fp32 and bf16."""
+    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
+
+
 class Learner:
     """The CIL network of one run, trained phase by phase. ``progress(desc, step, total_steps,
     loss, epochs)``, if given, is called after every step of ``fit`` (``loss``: a 0-dim tensor)."""
@@ -60,6 +65,8 @@ class Learner:
         self.cfg = cfg
         self.data = load_dataset(cfg.dataset)
         self.device = resolve_device(cfg.device)
+        self.precision = cfg.train.precision
+        check_precision(self.device, self.precision)
         self.method = METHODS[cfg.method.name](cfg, self.data.image_size)
         seed_everything(cfg.seed)
         self.model: nn.Module = self.method.build_model().to(self.device)
@@ -71,7 +78,14 @@ class Learner:
 
     # ------------------------------------------------------------------ what plug-ins use (LearnerHost)
     def batches(self, images: Any, labels: np.ndarray, train: bool, cam: bool = False) -> BatchSource:
-        return BatchSource(images, labels, self.device, train, self.generator, cam, self.data.augment)
+        return BatchSource(images, labels, self.device, train, self.generator, cam, self.data.augment,
+                           self.cfg.train.channels_last)
+
+    def model_layout(self) -> None:
+        """The network in channels-last (``train.channels_last``; its shape grows by phase, so this
+        runs before every training and inference loop: a no-op for tensors already laid out)."""
+        if self.cfg.train.channels_last:
+            self.model.to(memory_format=torch.channels_last)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, ctx: PhaseContext) -> torch.Tensor:
         return self.method.loss(self, x, y, ctx)
@@ -82,7 +96,8 @@ class Learner:
     def infer(self, images: Any, labels: np.ndarray, fn: Callable[[torch.Tensor, torch.Tensor], T],
               cam: bool = False) -> list[T]:
         source = self.batches(images, labels, train=False, cam=cam)
-        return infer(self.model, source, self.cfg.train.eval_batch_size, fn)
+        self.model_layout()
+        return infer(self.model, source, self.cfg.train.eval_batch_size, fn, self.precision)
 
     def embed(self, images: Any, flip: bool = False) -> torch.Tensor:
         """Pooled embeddings (eval mode, test transform), optionally averaged with the mirror."""
@@ -100,8 +115,13 @@ class Learner:
             params: Sequence[nn.Parameter], replay: BatchSource | None = None, desc: str = "",
             hooks: Sequence[TrainingHooks] = (), first_phase: bool = False) -> None:
         """The training loop: ``epochs`` passes over ``source`` with SGD and the schedule (the
-        first phase's weight decay and schedule if ``first_phase`` and configured)."""
+        first phase's weight decay and schedule if ``first_phase`` and configured). With bf16 /
+        fp16 (``train.precision``) the loss and the hooks' extra losses are computed under
+        autocast, and fp16 scales the loss (GradScaler); the hooks' own steps (``after_step``,
+        ``on_epoch_end``: CIM's φ updates) run outside autocast, in fp32."""
         t = self.cfg.train
+        self.model_layout()
+        scaler = grad_scaler(self.device, self.precision)
         decay = t.weight_decay_first if first_phase and t.weight_decay_first is not None else t.weight_decay
         opt = torch.optim.SGD(params, lr=lr, momentum=t.momentum, weight_decay=decay)
         sched = lr_schedule(opt, epochs, t.schedule_first if first_phase and t.schedule_first else t.schedule)
@@ -117,14 +137,20 @@ class Learner:
                     x, y = torch.cat([x, xr]), torch.cat([y, yr])
                 for h in hooks:
                     x, y = h.compose_batch(x, y)
-                loss = loss_fn(x, y)
-                for h in hooks:
-                    extra = h.extra_loss(x, y)
-                    if extra is not None:
-                        loss = loss + extra
+                with autocast(self.device, self.precision):
+                    loss = loss_fn(x, y)
+                    for h in hooks:
+                        extra = h.extra_loss(x, y)
+                        if extra is not None:
+                            loss = loss + extra
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                if scaler is None:
+                    loss.backward()
+                    opt.step()
+                else:  # fp16: unscaled inside step (skipped on inf / NaN), the scale adapted
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
                 self.method.after_step(self.model)
                 for h in hooks:
                     h.after_step(x, y, opt.param_groups[0]["lr"] / lr)
@@ -135,6 +161,8 @@ class Learner:
             for h in hooks:
                 h.on_epoch_end(epoch, epochs, opt.param_groups[0]["lr"] / lr)
             sched.step()
+        if self.device.type == "cuda":  # the queued kernels are part of the training time
+            torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - start
         self.last_fit = {"train_images": seen, "train_seconds": elapsed,
                          "images_per_s": seen / elapsed if elapsed > 0 else float("nan")}

@@ -21,6 +21,7 @@ import torch
 
 from raycil.config import ConfigError, ExperimentConfig, load_config
 from raycil.data.registry import load_dataset
+from raycil.inference import check_precision
 from raycil.outputs import check_writable_dir
 from raycil.phases import run_phases
 from raycil.plugins import make_learner, make_memory
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, args.profile, overrides)
         out = Path(args.out) if args.out else Path("runs") / cfg.name
         check_out(out, args.overwrite, "--out" if args.out else "--out (default runs/<name>)")
-        resolve_device(cfg.device)
+        check_precision(resolve_device(cfg.device), cfg.train.precision)
         load_dataset(cfg.dataset)  # a bad data root fails here, before anything is written
     except (ConfigError, FileNotFoundError) as err:
         print(f"raycil.run: error: {err}", file=sys.stderr)

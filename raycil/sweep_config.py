@@ -12,7 +12,7 @@ validated trial configs before Ray starts.
     seeds: [0, 1, 2]
     objective: {metric: avg_inc_acc, mode: max}
     search: {kind: grid, num_samples: 1, seed: 0}        # grid | random | optuna (TPE)
-    scheduler: {kind: asha, grace_period: 1}             # fifo | asha, counted in phases
+    scheduler: {kind: asha}                              # fifo | asha (rungs in phases, from phase 2)
     resources: {cpu: 1, gpu: 0}                          # per trial; fractional GPUs allowed
     max_concurrent: 2
     storage_path: runs/sweeps                            # outputs in storage_path/name
@@ -164,11 +164,15 @@ class Search(Strict):
 
 
 class Scheduler(Strict):
-    """``fifo`` runs every trial to its last phase; ``asha`` stops weak ones at rungs counted in phases."""
+    """``fifo`` runs every trial to its last phase; ``asha`` (Li et al. 2020) stops weak ones at
+    rungs counted in phases: grace_period, grace_period x reduction_factor, ... By default the
+    first rung is phase 2, the first incremental phase: after phase 1 the memory is empty and
+    every setting that acts on old classes or replay ties. The reduction factor is Tune's (and
+    the ASHA paper's) 4: a quarter of the trials reaching a rung go on."""
 
     kind: Literal["fifo", "asha"] = "fifo"
-    grace_period: int = Field(1, ge=1)
-    reduction_factor: float = Field(2.0, gt=1)
+    grace_period: int = Field(2, ge=1)
+    reduction_factor: float = Field(4.0, gt=1)
     brackets: int = Field(1, ge=1)
 
 
@@ -491,6 +495,9 @@ def plan_sweep(path: str | Path, profile: str | None = None,
     if sweep.resources.gpu == 0 and any(c.device == "cuda" for c in cfgs):
         raise ConfigError("resources.gpu: 0, but the experiment asks for device 'cuda'; give each trial "
                           "a GPU share (e.g. resources.gpu: 0.5) or use device auto")
+    if sweep.resources.gpu == 0 and any(c.train.precision == "fp16" for c in cfgs):
+        raise ConfigError("resources.gpu: 0, but the experiment trains in train.precision fp16, which needs "
+                          "a CUDA device; give each trial a GPU share or use bf16 / fp32")
     threads, res = max(c.threads for c in cfgs), sweep.resources
     if threads > res.learner_threads:
         raise ConfigError(f"experiment.threads: {threads} torch threads, but each LearnerActor holds "
@@ -499,10 +506,24 @@ def plan_sweep(path: str | Path, profile: str | None = None,
     plan.max_phases = max(num_phases(c) for c in cfgs)
     distinct = {c.dataset.model_dump_json(): c.dataset for c in cfgs if c.dataset.name != "synthetic"}
     plan.file_datasets = list(distinct.values())
-    if sweep.scheduler.kind == "asha" and sweep.scheduler.grace_period > plan.max_phases:
-        raise ConfigError(f"scheduler.grace_period: {sweep.scheduler.grace_period} phases exceeds the "
-                          f"trials' {plan.max_phases} phases")
+    if sweep.scheduler.kind == "asha":
+        _check_asha(sweep.scheduler, cfgs, plan.max_phases)
     return plan
+
+
+def _check_asha(scheduler: Scheduler, cfgs: list[ExperimentConfig], max_phases: int) -> None:
+    """ASHA ranks trials by the objective at the same phase: the trials must learn the same
+    classes at each phase (a 10-phase trial's phase 2 has seen fewer classes than a 5-phase
+    one's, and would be kept for that alone), and reach its first rung."""
+    schedules = sorted({tuple(phase_sizes(c.protocol, c.num_classes)) for c in cfgs}, key=len)
+    if len(schedules) > 1:
+        shown = " vs ".join(f"{len(x)} phases of {'/'.join(map(str, x))} classes" for x in schedules[:2])
+        raise ConfigError(f"scheduler.kind: asha ranks trials at the same phase, but these trials learn "
+                          f"their classes on different schedules ({shown}); use fifo, or one sweep per "
+                          "protocol")
+    if scheduler.grace_period > max_phases:
+        raise ConfigError(f"scheduler.grace_period: {scheduler.grace_period} phases exceeds the "
+                          f"trials' {max_phases} phases")
 
 
 def num_phases(cfg: ExperimentConfig) -> int:

@@ -107,6 +107,9 @@ BAD = [
     ({"search_space": {"train.lr": {"uniform": [0.1, 0.2]}}, "seeds": [0, 1], "search": {"kind": "optuna"}},
      "use one seed"),
     ({"scheduler": {"kind": "asha", "grace_period": 3}}, "scheduler.grace_period: 3 phases exceeds"),
+    ({"scheduler": {"kind": "asha"}, "search_space": {"protocol.num_phases": [2, 4]}},
+     "scheduler.kind: asha ranks trials at the same phase, but these trials learn their classes on "
+     "different schedules (2 phases of 2/2 classes vs 4 phases of 1/1/1/1 classes)"),
     ({"resources": {"cpu": 0.1}}, "resources.cpu (0.1) must exceed memory_cpu + driver_cpu (0.15):"),
     ({"objective": {"metric": "accuracy"}}, "objective.metric: 'accuracy' is not allowed"),
     ({"seeds": [1, 1]}, "seeds must be distinct"),
@@ -116,6 +119,8 @@ BAD = [
     ({"search_space": {"cim.taus": [0.5, 0.6]}}, "search_space.cim.taus: unknown key (did you mean 'tau'?)"),
     ({"extends": "missing.yaml"}, "extends: config file"),
     ({"experiment": {**TINY, "device": "cuda"}}, "resources.gpu: 0, but the experiment asks for device"),
+    ({"experiment": {**TINY, "train": {**TINY["train"], "precision": "fp16"}}},
+     "resources.gpu: 0, but the experiment trains in train.precision fp16"),
     ({"experiment": {**TINY, "protocol": {"num_phases": 3}}}, "experiment: protocol.num_phases:"),
 ]
 
@@ -207,3 +212,14 @@ def test_relative_data_paths_are_resolved_where_the_sweep_was_started(tmp_path, 
     assert (dataset.root, dataset.boxes, dataset.cache_dir) == (
         str(tmp_path / "tree"), str(tmp_path / "tree/boxes.csv"), str(tmp_path / "c"))
     assert plan.file_datasets == [dataset] and dataset.num_classes == 4 and dataset.image_size == 16
+
+
+def test_asha_by_default_rungs_from_the_first_incremental_phase(tmp_path):
+    from raycil.sweep import scheduler
+
+    path = sweep_file(tmp_path, experiment={**TINY, "dataset": {**TINY["dataset"], "num_classes": 10},
+                                            "protocol": {"kind": "lfs", "num_phases": 10}},
+                      scheduler={"kind": "asha"}, search_space={"train.lr": [0.01, 0.1]})
+    asha = scheduler(plan_sweep(path))
+    # phase 1 has an empty memory (every replay setting ties): the first rung is phase 2, then x4
+    assert sorted(milestone for milestone, _ in asha._brackets[0]._rungs) == [2, 8]

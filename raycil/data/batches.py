@@ -4,7 +4,9 @@ In-memory fixed-size images (generated data, CIFAR-100, image folders, exemplars
 on the training device from the batch generator, which keeps a 2-core CPU busy with the model
 rather than with per-image Python: pad-crop-flip for small images, or CIM Table S2's resized
 crop, flip and brightness jitter (evaluated on the centre crop of Resize 256 / CenterCrop 224).
-Variable-size file datasets use per-image Table S2 transforms.
+Variable-size file datasets use per-image Table S2 transforms. On CUDA, batches travel as uint8
+through pinned memory without blocking the host, and pad-crop-flip is one batched gather there
+as on a CPU (drawn from the same CPU generator: the same batches to the bit).
 """
 
 from __future__ import annotations
@@ -22,14 +24,27 @@ from raycil.data.transforms import IMAGENET_MEAN, IMAGENET_STD, cam_transform, t
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` on ``device``; a CPU tensor bound for CUDA goes through pinned memory, not blocking."""
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def pad_crop_flip(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
-    """Random crop after zero padding by ``pad`` and random horizontal flip, per sample."""
-    n, _, h, w = x.shape
+    """Random crop after zero padding by ``pad`` and random horizontal flip, per sample, as one
+    batched gather on ``x``'s device. The offsets and flips come from ``generator`` (a CPU
+    generator: the draws are those of the former per-sample loop, and a crop is a copy, so the
+    batch is the same to the bit on any device); the result is contiguous NCHW."""
+    n, c, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad))
-    offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).tolist()
-    flips = torch.rand(n, generator=generator) < 0.5
-    out = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
-    return torch.where(flips[:, None, None, None].to(x.device), out.flip(3), out)
+    offsets = to_device(torch.randint(0, 2 * pad + 1, (n, 2), generator=generator), x.device)
+    flips = to_device(torch.rand(n, generator=generator) < 0.5, x.device)
+    rows = offsets[:, :1] + torch.arange(h, device=x.device)  # (n, h)
+    across = torch.arange(w, device=x.device)
+    cols = offsets[:, 1:] + torch.where(flips[:, None], w - 1 - across, across)  # (n, w), mirrored
+    out = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2 * pad))
+    return out.gather(3, cols[:, None, None, :].expand(n, c, h, w)).contiguous()
 
 
 def resized_crop(x: torch.Tensor, generator: torch.Generator, scale: tuple[float, float] = (0.08, 1.0),
@@ -73,13 +88,16 @@ class BatchSource:
     ``cam=True`` (evaluation only) takes images whole (file images resized to 224x224: Table S2
     CAM transform); ``augment`` (fixed-size images): ``pad_crop_flip`` or ``resized_crop``
     (:func:`raycil.data.registry.augmentation`); :meth:`set_overrides` swaps some images for
-    others (CIM's artifact augmentation)."""
+    others (CIM's artifact augmentation). On CUDA a batch is gathered into pinned memory and copied
+    without blocking (uint8), then augmented there; ``channels_last`` hands out batches in
+    ``torch.channels_last`` (``train.channels_last``). On a CPU, batches are what they always were."""
 
     def __init__(self, images: np.ndarray | ImageFiles | list[np.ndarray], labels: np.ndarray,
                  device: torch.device, train: bool, generator: torch.Generator, cam: bool = False,
-                 augment: str = "pad_crop_flip"):
+                 augment: str = "pad_crop_flip", channels_last: bool = False):
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
         self.device, self.train, self.generator = device, train, generator
+        self.cuda, self.channels_last = device.type == "cuda", channels_last
         self.resized_crop, self.cam = augment == "resized_crop", cam
         self.fixed = isinstance(images, np.ndarray)
         if self.fixed:
@@ -98,17 +116,36 @@ class BatchSource:
 
     def take(self, idx: torch.Tensor) -> Batch:
         """The batch at indices ``idx``, augmented when training."""
-        y = self.labels[idx].to(self.device)
+        y = self.upload(self.labels, idx)
         if self.fixed:
-            x = self.images[idx].to(self.device).float()
+            if self.cuda:  # whole HxWx3 rows gathered, copied as uint8, laid out NCHW on the device
+                x = self.upload(self.images.permute(0, 2, 3, 1), idx).permute(0, 3, 1, 2).float()
+            else:
+                x = self.images[idx].to(self.device).float()
             if self.train:
                 x = (resized_crop(x, self.generator) if self.resized_crop
                      else pad_crop_flip(x, max(1, x.shape[-1] // 8), self.generator))
             elif self.resized_crop and not self.cam:
                 x = centre_crop(x)
-            return (x - self.mean) / self.std, y
+            return self.layout((x - self.mean) / self.std), y
         pics = [torch.from_numpy(np.ascontiguousarray(self.image(int(i)))).permute(2, 0, 1) for i in idx]
-        return torch.stack([self.transform(p) for p in pics]).to(self.device), y
+        return self.layout(to_device(torch.stack([self.transform(p) for p in pics]), self.device)), y
+
+    def upload(self, t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """``t[idx]`` on the device; on CUDA gathered straight into pinned memory and copied
+        without blocking (the caching host allocator keeps the buffer until the copy is done)."""
+        if not self.cuda:
+            return t[idx].to(self.device)
+        out = torch.empty((len(idx), *t.shape[1:]), dtype=t.dtype, pin_memory=True)
+        torch.index_select(t, 0, idx, out=out)
+        return out.to(self.device, non_blocking=True)
+
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in channels-last if asked; on CUDA else contiguous NCHW; on a CPU as it came
+        (evaluation batches there have always been NHWC-strided views, training batches NCHW)."""
+        if self.channels_last:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x.contiguous() if self.cuda else x
 
     def image(self, i: int) -> np.ndarray:
         """Image ``i`` as uint8 HxWx3 (an override if one is set)."""
