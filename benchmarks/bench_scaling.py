@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import statistics
 import sys
@@ -84,16 +85,16 @@ def sweep_file(tmp: Path, name: str, trials: int) -> Path:
 def measure(trials: int, size: str, tmp: Path, tag: str) -> dict[str, float]:
     plan = plan_sweep(sweep_file(tmp, f"s{trials}_{tag}", trials), "smoke", SIZES[size])
     sampler = Sampler()
+    sampler.hooks.append(store_sampler(sampler))
     sampler.start()
     start = time.perf_counter()
     run_sweep(plan)
     wall = time.perf_counter() - start
-    sampler.stop.set()
-    sampler.join()
+    sampler.finish()
     concurrent = min(trials, os.cpu_count() or 1)
-    roles = sampler.role_peaks_mib()
-    return {"s_per_trial": wall / trials, "driver_mib": sampler.driver_peak / 2**20,
-            **{f"{r}_mib": roles.get(r, float("nan")) for r in ROLES},
+    peaks = sampler.peak_rss_by_role()
+    return {"s_per_trial": wall / trials,
+            **{f"{r}_mib": statistics.median(peaks.get(r, [math.nan])) / 2**20 for r in ROLES},
             "store_kib_per_running_trial": sampler.store_peak / 1024 / concurrent}
 
 

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import ray
 import torch
 import yaml
@@ -187,7 +188,7 @@ def part_c(size: str, tmp: Path) -> dict[str, float]:
     asha_best, _, _ = best_setting(runs["asha"], keys)
     fifo = runs["fifo"].done
     metric = runs["fifo"].sweep.objective.metric
-    asha_by_fifo = float(fifo[(fifo[keys] == asha_best).all(axis=1)][metric].mean())
+    asha_by_fifo = float(fifo[(fifo[keys] == pd.Series(asha_best, index=keys)).all(axis=1)][metric].mean())
     print(f"    FIFO best {dict(zip(keys, fifo_best, strict=True))}: {fifo_mean:.2f} ± {fifo_half:.2f}; "
           f"ASHA best {dict(zip(keys, asha_best, strict=True))}: {asha_by_fifo:.2f} by FIFO's trials")
     out["asha_phase_share"] = out["asha_phases_trained"] / out["fifo_phases_trained"]
