@@ -44,10 +44,14 @@ class ArtifactAugmentation:
         refresh = rescaled_period(self.cfg.artifact_refresh_epochs, self.cfg.artifact_of_epochs, epochs)
         share = compressed_share(epoch, epochs, self.cfg)
         if share > 0 and (not self.boxes or epoch % refresh == 0):
-            maps = class_activation_maps(host, self.images, self.labels)
-            self.boxes = boxes_from_maps(maps, self.cfg.tau, self.shapes)
+            self.refresh_boxes(host)
             host.train_mode()
         n = len(self.labels)
         chosen = self.rng.choice(n, size=int(round(share * n)), replace=False) if share > 0 else []
         source.set_overrides({int(i): compress(self.images[int(i)], self.boxes[int(i)], self.cfg.eta)
                               for i in chosen})
+
+    def refresh_boxes(self, host: LearnerHost) -> None:
+        """CAM boxes of D_i from the CIL model as it is now (one pass, eval mode)."""
+        maps = class_activation_maps(host, self.images, self.labels)
+        self.boxes = boxes_from_maps(maps, self.cfg.tau, self.shapes)

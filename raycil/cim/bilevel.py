@@ -120,9 +120,11 @@ def joint_objective(model: nn.Module, branch: MaskBranch, batch: MaskBatch,
 
 
 class PhiOptimizer:
-    """SGD on φ only: gradients of an objective w.r.t. φ, norm-clipped, step β2 x lr ratio."""
+    """SGD on φ only: gradients of an objective w.r.t. φ, norm-clipped, step β2 x lr ratio.
+    Plain SGD keeps no state between steps, so one optimizer serves a branch for all its steps."""
 
     def __init__(self, branch: MaskBranch, cfg: CimConfig):
+        self.branch = branch
         self.params = list(branch.parameters())
         self.cfg = cfg
         self.opt = torch.optim.SGD(self.params, lr=cfg.beta2)

@@ -25,18 +25,33 @@ def image_shapes(images: Any) -> list[tuple[int, int]]:
     return [tuple(images[i].shape[:2]) for i in range(len(images))]  # type: ignore[misc]
 
 
-def class_activation_maps(host: LearnerHost, images: Any, labels: np.ndarray,
-                          branch: MaskBranch | None = None) -> np.ndarray:
+def activation_maps(host: LearnerHost, images: Any, labels: np.ndarray,
+                    branches: Sequence[MaskBranch | None]) -> list[np.ndarray]:
     """CAM of every image for its true class (Eq. 1, min-max normalised, at the network's input
-    size), from the CIL model or, with ``branch``, from the CIM model sharing its weights."""
+    size), one array per entry of ``branches``: ``None`` the CIL model, a branch the CIM model
+    sharing its weights. One pass over the images: each batch is built once and run through every
+    network in turn (eval mode, so an image's maps are bit for bit those of separate passes)."""
     model = host.model
 
-    def cams(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-        return cam_maps(model(x)["fmaps"], model.head.weight, y, tuple(x.shape[-2:])).float().cpu().numpy()
+    def cam(x: torch.Tensor, y: torch.Tensor, branch: MaskBranch | None) -> np.ndarray:
+        with branch.active(model) if branch is not None else nullcontext():
+            fmaps = model(x)["fmaps"]
+        return cam_maps(fmaps, model.head.weight, y, tuple(x.shape[-2:])).float().cpu().numpy()
 
-    with branch.active(model) if branch is not None else nullcontext():
-        maps = host.infer(images, labels, cams, cam=True)
-    return np.concatenate(maps) if maps else np.zeros((0, 1, 1), np.float32)
+    def cams(x: torch.Tensor, y: torch.Tensor) -> list[np.ndarray]:
+        return [cam(x, y, b) for b in branches]
+
+    batches = host.infer(images, labels, cams, cam=True)
+    if not batches:
+        return [np.zeros((0, 1, 1), np.float32) for _ in branches]
+    return [np.concatenate([maps[i] for maps in batches]) for i in range(len(branches))]
+
+
+def class_activation_maps(host: LearnerHost, images: Any, labels: np.ndarray,
+                          branch: MaskBranch | None = None) -> np.ndarray:
+    """CAM of every image for its true class from the CIL model or, with ``branch``, from the
+    CIM model sharing its weights (:func:`activation_maps` of one network)."""
+    return activation_maps(host, images, labels, [branch])[0]
 
 
 def boxes_from_maps(maps: np.ndarray, tau: float, shapes: Sequence[tuple[int, int]]) -> list[Box | None]:

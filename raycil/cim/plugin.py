@@ -6,7 +6,10 @@ Per phase (Algorithm 1): optionally hold out a share of D_i to pick τ (Table 3 
 training, artifact augmentation (§4.1) and the mask-level optimization of φ (per epoch, bilevel,
 Eq. 5-9; or per batch, joint, row 8); after training, box every new-class candidate (Eq. 1-2),
 compress it (Eq. 3) and embed the compressed image, so herding ranks what will be stored; the
-memory's :class:`~raycil.cim.storage.CimCodec` stores it with that box.
+memory's :class:`~raycil.cim.storage.CimCodec` stores it with that box. The pass that computes
+the candidates' CIM maps also gives the report's plain CAM boxes (the same network state, the
+same batches); the artifact augmentation's boxes are maps of the network during training, so they
+come from their own passes.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from raycil.cim.bilevel import (
     bilevel_objective,
     joint_objective,
 )
-from raycil.cim.boxes import boxes_from_maps, class_activation_maps, fixed_boxes, image_shapes
+from raycil.cim.boxes import (
+    activation_maps,
+    boxes_from_maps,
+    class_activation_maps,
+    fixed_boxes,
+    image_shapes,
+)
 from raycil.cim.branch import MaskBranch
 from raycil.cim.compression import Box, box_iou, compress, coverage
 from raycil.cim.config import CimConfig
@@ -124,6 +133,7 @@ class CimPlugin(LearnerPlugin):
         self.settings: CimConfig = cfg.cim
         self.seed = cfg.seed
         self.branch: MaskBranch | None = None
+        self.phi_optimizer: PhiOptimizer | None = None  # plain SGD: stateless, so kept across steps
         self.tau = self.settings.tau
         self.holdout: ImageSet | None = None
         self.last_stats: dict[str, float] = {}
@@ -155,9 +165,11 @@ class CimPlugin(LearnerPlugin):
     def update_phi(self, host: LearnerHost, objective: Callable[[], Objective], lr_ratio: float) -> None:
         """One step on φ (clipped, β2 annealed); θ and batch-norm statistics stay as they were."""
         assert self.branch is not None
+        if self.phi_optimizer is None or self.phi_optimizer.branch is not self.branch:
+            self.phi_optimizer = PhiOptimizer(self.branch, self.settings)
         with kept_buffers(host.model):
             loss, _ = objective()
-            PhiOptimizer(self.branch, self.settings).step(loss, lr_ratio)
+            self.phi_optimizer.step(loss, lr_ratio)
 
     # ------------------------------------------------------------------ exemplar candidates
     def maps(self, host: LearnerHost, images: Any, labels: np.ndarray, learned: bool) -> np.ndarray:
@@ -179,16 +191,28 @@ class CimPlugin(LearnerPlugin):
                 return tau
         return min(c.tau_grid)
 
-    def boxes(self, host: LearnerHost, images: Any, labels: np.ndarray,
-              shapes: list[tuple[int, int]], rng: np.random.Generator) -> list[Box | None]:
+    def boxes(self, host: LearnerHost, images: Any, labels: np.ndarray, shapes: list[tuple[int, int]],
+              rng: np.random.Generator, scored: bool) -> tuple[list[Box | None], list[Box | None] | None]:
+        """Every image's box and, when ``scored`` (boxes from maps only), the CIL model's CAM boxes
+        of the same images for the report's ``cam_iou``: with ``cam`` the candidates' own boxes;
+        with ``cim`` the CIL model runs on the same batches as the CIM branch, in one pass over
+        the images (the same network state, so these are the boxes a separate pass would give)."""
         kind = self.settings.boxes
-        if kind in ("cam", "cim"):
-            return boxes_from_maps(self.maps(host, images, labels, kind == "cim"), self.tau, shapes)
-        return fixed_boxes(kind, shapes, rng)
+        if kind not in ("cam", "cim"):
+            return fixed_boxes(kind, shapes, rng), None
+        learned = kind == "cim"
+        branches = [self.branch if learned else None] + ([None] if learned and scored else [])
+        maps = activation_maps(host, images, labels, branches)
+        boxes = boxes_from_maps(maps[0], self.tau, shapes)
+        if not scored:
+            return boxes, None
+        return boxes, boxes_from_maps(maps[1], self.tau, shapes) if learned else boxes
 
     def candidates(self, host: LearnerHost, ctx: PhaseContext, with_features: bool) -> PhaseCandidates | None:
         """Per new class: each training image's box (the codec's argument) and, for herding, the
-        embedding of its compressed version (Algorithm 1 lines 9-10)."""
+        embedding of its compressed version (Algorithm 1 lines 9-10). One class at a time: its
+        images are decoded once and each network runs once per image (the CIM branch with the
+        plain CAMs of the report beside it, then the embedding of the compressed images)."""
         c = self.settings
         if c.boxes == "none":
             self.last_stats = {}
@@ -203,29 +227,29 @@ class CimPlugin(LearnerPlugin):
             data = host.data.train.of_classes([cls])
             images = decoded(data.images)
             shapes = image_shapes(images)
-            boxes = self.boxes(host, data.images, data.labels, shapes, rng)
+            boxes, cam_boxes = self.boxes(host, images, data.labels, shapes, rng, data.boxes is not None)
             feats = None
             if with_features:
                 feats = host.embed(compress_all(images, boxes, c.eta, c.eta_inner)).cpu().numpy()
             out[cls] = Candidates(feats, boxes)
             seen["candidate_box_coverage"] += [coverage(b, *hw) for b, hw in zip(boxes, shapes, strict=True)]
             if data.boxes is not None:
-                self.score_boxes(host, data, boxes, shapes, seen)
+                self.score_boxes(data.boxes, boxes, cam_boxes, shapes, seen)
         self.last_stats = {"tau": float(self.tau), **{k: float(np.mean(v)) for k, v in seen.items() if v}}
         return out
 
-    def score_boxes(self, host: LearnerHost, data: ImageSet, boxes: list[Box | None],
-                    shapes: list[tuple[int, int]], seen: dict[str, list[float]]) -> None:
+    def score_boxes(self, true_boxes: np.ndarray, boxes: list[Box | None],
+                    cam_boxes: list[Box | None] | None, shapes: list[tuple[int, int]],
+                    seen: dict[str, list[float]]) -> None:
         """IoU of the CAM boxes (and the CIM boxes when φ is learned) with the true object boxes
-        of the generated data, and the true boxes' coverage (Table 5's object size)."""
-        assert data.boxes is not None
-        truth = [xyxy_to_box(b) for b in data.boxes]
+        of the generated data (``true_boxes``, x0 y0 x1 y1), and the true boxes' coverage (Table 5's
+        object size). ``cam_boxes``: the CIL model's CAM boxes of the same images (computed with
+        the candidates' maps, never here); None for fixed boxes."""
+        truth = [xyxy_to_box(b) for b in true_boxes]
         seen["true_box_coverage"] += [coverage(b, *hw) for b, hw in zip(truth, shapes, strict=True)]
-        if self.settings.boxes not in ("cam", "cim"):
+        if cam_boxes is None:
             return
-        cam = boxes if self.settings.boxes == "cam" else boxes_from_maps(
-            self.maps(host, data.images, data.labels, False), self.tau, shapes)
-        seen["cam_iou"] += [box_iou(a, b) for a, b in zip(cam, truth, strict=True)]
+        seen["cam_iou"] += [box_iou(a, b) for a, b in zip(cam_boxes, truth, strict=True)]
         if self.settings.boxes == "cim":
             seen["cim_iou"] += [box_iou(a, b) for a, b in zip(boxes, truth, strict=True)]
 
