@@ -35,7 +35,8 @@ FILE_DATASETS = ("imagefolder", "cifar100", "imagenet100", "imagenet1000", "food
 class DatasetConfig(Strict):
     """The data. ``imagefolder``: your own tree (``root/train/<class>/*``, ``root/val/<class>/*``
     or ``test/``) at ``image_size`` (default: the first training image's larger side), decoded
-    once into ``cache_dir``; ``boxes``: a CSV of true boxes (path,x0,y0,x1,y1). ``num_classes``
+    once into ``cache_dir`` (where the generated data is also kept once drawn: see
+    :mod:`raycil.data.generated`); ``boxes``: a CSV of true boxes (path,x0,y0,x1,y1). ``num_classes``
     of a file dataset is its own (a given one must agree). ``class_order``: label ids, or a
     tree's class names. ``augment``: see :func:`raycil.data.registry.augmentation`."""
 
@@ -80,10 +81,10 @@ class DatasetConfig(Strict):
                 raise ValueError(f"dataset.root is required for dataset '{self.name}' (a local directory)")
             if not _is_dir(self.root):
                 raise ValueError(f"dataset.root: directory '{self.root}' does not exist")
-        if self.name != "imagefolder":
-            for key in ("boxes", "cache_dir"):
-                if getattr(self, key) is not None:
-                    raise ValueError(f"dataset.{key}: only dataset 'imagefolder' reads it")
+        if self.name != "imagefolder" and self.boxes is not None:
+            raise ValueError("dataset.boxes: only dataset 'imagefolder' reads it")
+        if self.name not in ("imagefolder", "synthetic") and self.cache_dir is not None:
+            raise ValueError("dataset.cache_dir: only datasets 'imagefolder' and 'synthetic' read it")
         elif self.boxes is not None and not Path(os.path.expanduser(self.boxes)).is_file():
             raise ValueError(f"dataset.boxes: file '{self.boxes}' does not exist (a CSV path,x0,y0,x1,y1)")
         if fixed_image_size(self) is None and self.augment == "pad_crop_flip":

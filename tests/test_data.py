@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 from raycil.config import ProtocolConfig
-from raycil.data import files, synthetic
+from raycil.data import files, generated, synthetic
 from raycil.data.protocol import class_order, phase_contexts, phase_sizes, remap_labels
+
+generate_unpatched = synthetic.generate
 
 
 def test_default_class_order_is_numpy_seed_1993():
@@ -65,6 +67,33 @@ def test_generated_data_is_deterministic_with_boxes_around_the_object():
     # the box area is a real share of the image: objects are neither dots nor the whole frame
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / 32**2
     assert 0.03 < area.min() and area.max() < 0.9
+
+
+def test_generated_data_is_drawn_once_and_read_back_identical(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(synthetic, "generate", lambda *a: drawn.append(a) or generate_unpatched(*a))
+    first = generated.generated_split(5, 4, 32, 7, "train", str(tmp_path))
+    second = generated.generated_split(5, 4, 32, 7, "train", str(tmp_path))
+    other_seed = generated.generated_split(5, 4, 32, 8, "train", str(tmp_path))
+    assert len(drawn) == 2  # the second call read the cache; another seed is another file
+    reference = generate_unpatched(5, 4, 32, 7, "train")
+    for got in (first, second):
+        assert all(np.array_equal(x, y) for x, y in zip(got, reference, strict=True))
+    assert not np.array_equal(other_seed[0], reference[0])
+    assert sorted(p.name.count(".tmp") for p in tmp_path.iterdir()) == [0, 0, 0, 0]  # no temporary left
+
+
+def test_a_torn_or_unwritable_generated_cache_is_drawn_again(tmp_path):
+    reference = generate_unpatched(3, 2, 16, 0, "test")
+    generated.generated_split(3, 2, 16, 0, "test", str(tmp_path))
+    (images_file,) = [p for p in tmp_path.iterdir() if not p.name.endswith(".boxes.npy")]
+    images_file.write_bytes(images_file.read_bytes()[:200])  # torn by a full disk
+    again = generated.generated_split(3, 2, 16, 0, "test", str(tmp_path))
+    assert all(np.array_equal(x, y) for x, y in zip(again, reference, strict=True))
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    in_memory = generated.generated_split(3, 2, 16, 0, "test", str(blocked / "cache"))
+    assert all(np.array_equal(x, y) for x, y in zip(in_memory, reference, strict=True))
 
 
 def test_generated_classes_are_distinct_combinations_up_to_100_and_beyond():

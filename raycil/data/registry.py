@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from raycil.data import files, synthetic
+from raycil.data import files, generated, synthetic
 from raycil.data.folder import class_names, resolve_class_order
 from raycil.data.imageset import ImageSet
 from raycil.data.protocol import class_order, remap_labels
-from raycil.data.transforms import LARGE_INPUT
 
 if TYPE_CHECKING:
     from raycil.config import DatasetConfig
 
+LARGE_INPUT = 224  # the network's input side for file images (CIM Table S2's crop)
 FIXED_CLASSES = {"cifar100": 100, "imagenet100": 100, "imagenet1000": 1000, "food101": 101}
 
 
@@ -87,7 +87,8 @@ def class_labels(cfg: DatasetConfig) -> list[str]:
 
 def _load_raw(cfg: DatasetConfig) -> tuple[ImageSet, ImageSet, int | None]:
     if cfg.name == "synthetic":
-        sets = [ImageSet(*synthetic.generate(cfg.num_classes, n, cfg.image_size, cfg.data_seed, split))
+        sets = [ImageSet(*generated.generated_split(cfg.num_classes, n, cfg.image_size, cfg.data_seed, split,
+                                                    cfg.cache_dir))
                 for split, n in (("train", cfg.train_per_class), ("test", cfg.test_per_class))]
         return sets[0], sets[1], fixed_image_size(cfg)
     assert cfg.root is not None

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import v2
 
+from raycil.data.registry import LARGE_INPUT
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-LARGE_INPUT = 224
 
 
 def _normalize() -> list:
