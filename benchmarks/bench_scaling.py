@@ -43,6 +43,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.g
 
 from procstats import Sampler  # noqa: E402
 
+from raycil.data.registry import check_datasets  # noqa: E402
 from raycil.sweep import run_sweep  # noqa: E402
 from raycil.sweep_config import plan_sweep  # noqa: E402
 
@@ -84,6 +85,7 @@ def sweep_file(tmp: Path, name: str, trials: int) -> Path:
 
 def measure(trials: int, size: str, tmp: Path, tag: str) -> dict[str, float]:
     plan = plan_sweep(sweep_file(tmp, f"s{trials}_{tag}", trials), "smoke", SIZES[size])
+    check_datasets(plan.datasets)  # as raycil.sweep does before Ray starts (not timed)
     sampler = Sampler()
     sampler.hooks.append(store_sampler(sampler))
     sampler.start()

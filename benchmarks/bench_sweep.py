@@ -9,7 +9,7 @@ baseline measured in the same run.
     batch sizes x 3 seeds) with ASHA (the default rungs: phase 2, then x4) vs FIFO: the share of
     phases ASHA trained, and whether its best setting lies within the 95% CI of FIFO's best.
 
-    python benchmarks/bench_sweep.py --size tiny|small|medium [--repeats 3] [--parts abc]
+    python benchmarks/bench_sweep.py --size tiny|small|medium|large [--repeats 3] [--parts abc]
                                      [--with-default-threads]
 
 Ray runs its workers at niceness 15 by default, which on a shared machine hands every other
@@ -43,6 +43,7 @@ os.environ["RAY_worker_niceness"] = "0"  # read by the raylets started here and 
 
 from procstats import Sampler  # noqa: E402
 
+from raycil.data.registry import check_datasets  # noqa: E402
 from raycil.run import run_experiment  # noqa: E402
 from raycil.sweep import run_sweep  # noqa: E402
 from raycil.sweep_config import plan_sweep  # noqa: E402
@@ -54,6 +55,8 @@ SIZES: dict[str, dict[str, Any]] = {
               "memory.budget": 50, "train.epochs_first": 5, "train.epochs": 3},
     "medium": {"dataset.num_classes": 20, "dataset.train_per_class": 100, "protocol.num_phases": 5,
                "memory.budget": 200, "train.epochs_first": 10, "train.epochs": 5},
+    "large": {"dataset.num_classes": 20, "dataset.train_per_class": 300, "protocol.num_phases": 5,
+              "memory.budget": 400, "train.epochs_first": 10, "train.epochs": 5},
 }
 # the SS-IL replay sweep (smoke profile) per size, one protocol (ASHA ranks trials at the same
 # phase, so a sweep over the number of phases is refused under it): more epochs as size grows
@@ -63,6 +66,7 @@ SSIL_SIZES: dict[str, dict[str, Any]] = {
     "tiny": SSIL_ONE_PROTOCOL,
     "small": {**SSIL_ONE_PROTOCOL, "train.epochs_first": 3, "train.epochs": 2},
     "medium": {**SSIL_ONE_PROTOCOL, "train.epochs_first": 6, "train.epochs": 3},
+    "large": {**SSIL_ONE_PROTOCOL, "train.epochs_first": 12, "train.epochs": 6},
 }
 
 
@@ -102,6 +106,7 @@ def part_a(size: str, repeats: int, tmp: Path, default_threads: bool) -> dict[st
         in_sweep, in_run = [], []
         for i in range(repeats):
             plan = plan_sweep(one_trial_sweep_file(tmp, f"ain{i}"), "smoke", ov)
+            check_datasets(plan.datasets)  # as raycil.sweep does before Ray starts
             start = time.perf_counter()
             result = run_sweep(plan)[0].metrics
             in_sweep.append(time.perf_counter() - start)
@@ -133,6 +138,7 @@ def part_b(size: str, repeats: int, tmp: Path) -> dict[str, float]:
             for conc in (2, 1):
                 plan = plan_sweep(one_trial_sweep_file(tmp, f"b{i}_{conc}"), "smoke",
                                   {**SIZES[size], "seeds": [0, 1, 2, 3], "max_concurrent": conc})
+                check_datasets(plan.datasets)
                 sampler = Sampler()
                 sampler.start()
                 start = time.perf_counter()
@@ -175,6 +181,7 @@ def part_c(size: str, tmp: Path) -> dict[str, float]:
             plan = plan_sweep(ROOT / "search_spaces/ssil_replay.yaml", "smoke",
                               {**SSIL_SIZES[size], "scheduler.kind": kind, "name": f"c_{kind}",
                                "storage_path": str(tmp / "runs")})
+            check_datasets(plan.datasets)
             start = time.perf_counter()
             run_sweep(plan)
             out[f"{kind}_s"] = time.perf_counter() - start

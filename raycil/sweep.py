@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.address:
             check_capacity(plan, local_capacity(), "this machine")
         mended = check_outputs(plan, args.resume)
-        check_datasets(plan.file_datasets)
+        check_datasets(plan.datasets)
     except (ConfigError, FileNotFoundError) as err:
         return refuse(err)
     for line in mended:

@@ -353,7 +353,9 @@ class SweepPlan:
     max_phases: int
     variant_bases: dict[str, dict[str, Any]] = field(default_factory=dict)
     cwd: str = field(default_factory=os.getcwd)  # relative data roots are resolved against it
-    file_datasets: list[DatasetConfig] = field(default_factory=list)  # distinct, read before Ray starts
+    # distinct, read before Ray starts: a tree checked and decoded, the generated data drawn into
+    # the cache its trials' actors then read (raycil.data.generated)
+    datasets: list[DatasetConfig] = field(default_factory=list)
     trial_phases: list[int] = field(default_factory=list)  # (grid / random) each trial's phase count
 
     @property
@@ -504,8 +506,7 @@ def plan_sweep(path: str | Path, profile: str | None = None,
                           f"{res.learner_cpu:g} CPUs (resources.cpu - memory_cpu - driver_cpu); give "
                           f"resources.cpu >= {threads + res.memory_cpu + res.driver_cpu:g} or fewer threads")
     plan.max_phases = max(num_phases(c) for c in cfgs)
-    distinct = {c.dataset.model_dump_json(): c.dataset for c in cfgs if c.dataset.name != "synthetic"}
-    plan.file_datasets = list(distinct.values())
+    plan.datasets = list({c.dataset.model_dump_json(): c.dataset for c in cfgs}.values())
     if sweep.scheduler.kind == "asha":
         _check_asha(sweep.scheduler, cfgs, plan.max_phases)
     return plan

@@ -211,7 +211,7 @@ def test_relative_data_paths_are_resolved_where_the_sweep_was_started(tmp_path, 
     dataset = plan.experiment_config(plan.trials[0]).dataset
     assert (dataset.root, dataset.boxes, dataset.cache_dir) == (
         str(tmp_path / "tree"), str(tmp_path / "tree/boxes.csv"), str(tmp_path / "c"))
-    assert plan.file_datasets == [dataset] and dataset.num_classes == 4 and dataset.image_size == 16
+    assert plan.datasets == [dataset] and dataset.num_classes == 4 and dataset.image_size == 16
 
 
 def test_asha_by_default_rungs_from_the_first_incremental_phase(tmp_path):

@@ -113,8 +113,9 @@ def _load_cached(cfg_json: str) -> Dataset:
 
 
 def check_datasets(cfgs: list[DatasetConfig]) -> None:
-    """Read each dataset once (a tree is checked and decoded into its cache), so a bad file is
-    refused before anything trains; the copies are not kept."""
+    """Read each dataset once (a tree is checked and decoded into its cache, the generated data
+    drawn into its), so a bad file is refused before anything trains and a sweep's trials only
+    read; the copies are not kept."""
     for cfg in cfgs:
         load_dataset(cfg)
     _load_cached.cache_clear()
