@@ -105,6 +105,7 @@ def plot(rows: dict[int, dict[str, float]], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     counts = sorted(rows)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -112,6 +113,7 @@ def plot(rows: dict[int, dict[str, float]], path: Path) -> None:
     left.set(xscale="log", xlabel="trials in the sweep", ylabel="wall time per trial (s)",
              title="sweep wall time per trial (median)")
     left.set_xticks(counts, [str(n) for n in counts])
+    left.xaxis.set_minor_formatter(NullFormatter())
     left.set_ylim(bottom=0)
     for key, label in [*((f"{r}_mib", r) for r in ROLES),
                        ("store_kib_per_running_trial", "object store / running trial")]:
@@ -119,6 +121,7 @@ def plot(rows: dict[int, dict[str, float]], path: Path) -> None:
         right.plot(counts, [rows[n][key] * scale for n in counts], marker="o", label=label)
     right.set(xscale="log", xlabel="trials in the sweep", ylabel="MiB", title="peak memory")
     right.set_xticks(counts, [str(n) for n in counts])
+    right.xaxis.set_minor_formatter(NullFormatter())
     right.set_ylim(bottom=0)
     right.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
