@@ -1,8 +1,9 @@
 """The two Ray actors of a trial: a MemoryActor hosting the exemplar memory
-(:class:`~raycil.memory.service.MemoryService`, with the config's codec) and a LearnerActor
-hosting the CIL model (:class:`~raycil.learner.Learner`, with the active plug-ins). Each is the
-hosted class itself; the LearnerActor trains with the experiment's ``threads`` torch threads (as
-``raycil.run`` does, so both give the same metrics), the MemoryActor uses its CPUs. :class:`RemoteLearner`
+(:class:`~raycil.memory_actor.MemoryActor`: the :class:`~raycil.memory.service.MemoryService`
+with the config's codec, in a process that loads no torch) and a LearnerActor hosting the CIL
+model (:class:`~raycil.learner.Learner`, with the active plug-ins). Each is the hosted class
+itself; the LearnerActor trains with the experiment's ``threads`` torch threads (as
+``raycil.run`` does, so both give the same metrics). :class:`RemoteLearner`
 and :class:`RemoteMemory` give ``raycil.phases.run_phases`` the same two interfaces as the
 in-process objects; between them, exemplars and candidates travel as object references, from
 one actor to the other without passing through the trial's driver; so do a recorded generator's
@@ -22,36 +23,22 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 from raycil.config import ExperimentConfig
 from raycil.data.protocol import PhaseContext
 from raycil.learner import Learner
-from raycil.memory.service import MemoryService
-from raycil.plugins import exemplar_codec, learner_plugins
+from raycil.memory_actor import MemoryActor, Placed
+from raycil.plugins import learner_plugins
 from raycil.progress import LearnerProgress
 
-
-def torch_threads(cpus: float) -> int:
-    """Torch intra-op threads for an actor holding ``cpus`` CPUs (at least one)."""
-    return max(1, int(round(cpus)))
+__all__ = ["LearnerActor", "MemoryActor", "RemoteLearner", "RemoteMemory", "actor_name", "spawn"]
 
 
-class _Placed:
-    """Where an actor runs (for reports and tests of multi-node placement)."""
-
-    def node_id(self) -> str:
-        return ray.get_runtime_context().get_node_id()
-
-
-def _setup_process(threads: int) -> None:
-    torch.set_num_threads(threads)
-    # arrays passed between actors arrive as read-only views of Ray's object store; the batch
-    # sources only read them, so torch's warning about non-writable arrays is noise here
-    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-
-
-class LearnerActor(Learner, _Placed):
+class LearnerActor(Learner, Placed):
     """The Learner as an actor; ``report_progress`` makes it push its progress inside a phase
     (``raycil.progress``: the stage, epoch k/E) to a sweep's board."""
 
-    def __init__(self, cfg: ExperimentConfig, cpus: float):
-        _setup_process(cfg.threads)
+    def __init__(self, cfg: ExperimentConfig):
+        torch.set_num_threads(cfg.threads)
+        # arrays passed between actors arrive as read-only views of Ray's object store; the batch
+        # sources only read them, so torch's warning about non-writable arrays is noise here
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         super().__init__(cfg, learner_plugins(cfg))
         self.reporter: LearnerProgress | None = None
 
@@ -78,12 +65,6 @@ class LearnerActor(Learner, _Placed):
     def record_generator(self, ctx: PhaseContext) -> Any:
         self._stage("recording the generator")
         return super().record_generator(ctx)
-
-
-class MemoryActor(MemoryService, _Placed):
-    def __init__(self, cfg: ExperimentConfig, cpus: float):
-        _setup_process(torch_threads(cpus))
-        super().__init__(cfg, exemplar_codec(cfg))
 
 
 class RemoteLearner:
@@ -147,9 +128,10 @@ def actor_name(trial_id: str, variant: str, role: str) -> str:
     return f"{role}[{variant}/{trial_id}]"
 
 
-def spawn(cls: type, name: str, cfg: ExperimentConfig, pg: PlacementGroup | None, bundle: int,
+def spawn(cls: type, name: str, args: tuple[Any, ...], pg: PlacementGroup | None, bundle: int,
           cpus: float, gpus: float = 0.0, timeout_s: float = 30.0) -> Any:
-    """Create a named actor in bundle ``bundle`` of the trial's placement group.
+    """Create a named actor ``cls(*args)`` in bundle ``bundle`` of the trial's placement group
+    (a LearnerActor's args: the experiment; a MemoryActor's: ``raycil.plugins.memory_args``).
 
     A retried trial reuses its actors' names; if the previous attempt's actor is still being
     torn down, it is killed and the name is claimed again."""
@@ -159,7 +141,7 @@ def spawn(cls: type, name: str, cfg: ExperimentConfig, pg: PlacementGroup | None
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return remote.remote(cfg, cpus)
+            return remote.remote(*args)
         except ray.exceptions.ActorAlreadyExistsError:  # held by a dying actor of an earlier attempt
             if time.monotonic() > deadline:
                 raise

@@ -16,91 +16,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 
-from raycil.data.folder import class_names, first_image_side, resolve_class_order
+from raycil.data.config import DatasetConfig
 from raycil.data.protocol import phase_sizes
-from raycil.data.registry import dataset_num_classes, fixed_image_size, native_num_classes
-from raycil.data.synthetic import MAX_CLASSES
+from raycil.data.registry import dataset_num_classes
 from raycil.inference import FP16_ON_CPU
+from raycil.memory.config import MemoryConfig
 from raycil.methods import METHODS
 from raycil.plugins import PLUGINS
 from raycil.schema import ConfigError, Seed, Strict
 
 __all__ = ["ConfigError", "ExperimentConfig", "MethodConfig", "load_config", "build_config"]
-
-
-DatasetName = Literal["synthetic", "imagefolder", "cifar100", "imagenet100", "imagenet1000", "food101"]
-FILE_DATASETS = ("imagefolder", "cifar100", "imagenet100", "imagenet1000", "food101")
-
-
-class DatasetConfig(Strict):
-    """The data. ``imagefolder``: your own tree (``root/train/<class>/*``, ``root/val/<class>/*``
-    or ``test/``) at ``image_size`` (default: the first training image's larger side), decoded
-    once into ``cache_dir`` (where the generated data is also kept once drawn: see
-    :mod:`raycil.data.generated`); ``boxes``: a CSV of true boxes (path,x0,y0,x1,y1). ``num_classes``
-    of a file dataset is its own (a given one must agree). ``class_order``: label ids, or a
-    tree's class names. ``augment``: see :func:`raycil.data.registry.augmentation`."""
-
-    name: DatasetName = "synthetic"
-    root: str | None = None
-    num_classes: int = Field(20, ge=2, le=1000)
-    image_size: int = Field(32, ge=16, le=512)
-    train_per_class: int = Field(100, ge=2)
-    test_per_class: int = Field(30, ge=1)
-    data_seed: Seed = 0
-    class_order: list[int] | list[str] | None = None
-    class_order_seed: Seed = 1993
-    augment: Literal["auto", "pad_crop_flip", "resized_crop"] = "auto"
-    boxes: str | None = None
-    cache_dir: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _own_size(cls, data: Any) -> Any:
-        """A file dataset's class count (and a tree's default image side) come from the data; a
-        given class count that disagrees is refused rather than ignored."""
-        if not (isinstance(data, dict) and data.get("name") in FILE_DATASETS and _is_dir(data.get("root"))):
-            return data
-        native = native_num_classes(data["name"], data["root"])
-        given = data.get("num_classes")
-        if given is not None and given != native:
-            where = f"the tree '{data['root']}/train'" if data["name"] == "imagefolder" else data["name"]
-            raise ValueError(f"dataset.num_classes: {given} given, but {where} has {native} classes "
-                             "(leave num_classes out for a file dataset)")
-        data = {**data, "num_classes": native}
-        if data["name"] == "imagefolder" and data.get("image_size") is None:
-            data["image_size"] = first_image_side(data["root"])
-        return data
-
-    @model_validator(mode="after")
-    def _check_root(self) -> DatasetConfig:
-        if self.name == "synthetic" and self.num_classes > MAX_CLASSES:
-            raise ValueError(f"dataset.num_classes: {self.num_classes} exceeds the {MAX_CLASSES} classes "
-                             "the synthetic dataset can draw (shape x colour x texture)")
-        if self.name in FILE_DATASETS:
-            if not self.root:
-                raise ValueError(f"dataset.root is required for dataset '{self.name}' (a local directory)")
-            if not _is_dir(self.root):
-                raise ValueError(f"dataset.root: directory '{self.root}' does not exist")
-        if self.name != "imagefolder" and self.boxes is not None:
-            raise ValueError("dataset.boxes: only dataset 'imagefolder' reads it")
-        if self.name not in ("imagefolder", "synthetic") and self.cache_dir is not None:
-            raise ValueError("dataset.cache_dir: only datasets 'imagefolder' and 'synthetic' read it")
-        elif self.boxes is not None and not Path(os.path.expanduser(self.boxes)).is_file():
-            raise ValueError(f"dataset.boxes: file '{self.boxes}' does not exist (a CSV path,x0,y0,x1,y1)")
-        if fixed_image_size(self) is None and self.augment == "pad_crop_flip":
-            raise ValueError(f"dataset.augment: '{self.name}' images vary in size and train with Table S2's "
-                             "resized crop; allowed: auto, resized_crop")
-        if self.class_order is not None:
-            names = class_names(self.root or "") if self.name == "imagefolder" else None
-            if names is None and any(isinstance(c, str) for c in self.class_order):
-                raise ValueError("dataset.class_order: class names are for dataset 'imagefolder'; "
-                                 "give label ids")
-            resolve_class_order(self.class_order, names or [str(i) for i in range(dataset_num_classes(self))])
-        return self
-
-
-def _is_dir(root: Any) -> bool:
-    return isinstance(root, str) and Path(os.path.expanduser(root)).is_dir()
 
 
 class ProtocolConfig(Strict):
@@ -110,14 +35,6 @@ class ProtocolConfig(Strict):
     num_phases: int = Field(5, ge=1)
     first: int | None = Field(None, ge=1)
     increment: int | None = Field(None, ge=1)
-
-
-class MemoryConfig(Strict):
-    """Budget in memory units (DESIGN.md): fixed = M units in total, growing = m units per class."""
-
-    mode: Literal["fixed", "growing", "none"] = "fixed"
-    budget: float = Field(200, ge=0)
-    selection: Literal["herding", "random"] = "herding"
 
 
 class ModelConfig(Strict):

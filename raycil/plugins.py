@@ -2,7 +2,8 @@
 
 ``raycil.config`` adds each plug-in's settings section to the experiment schema; a learner is
 built with :func:`learner_plugins` and a memory with :func:`exemplar_codec` (:func:`make_learner`,
-:func:`make_memory`; the actors subclass the two). Nothing else names a plug-in.
+:func:`make_memory`; the LearnerActor subclasses the learner, a MemoryActor is built from
+:func:`memory_args`). Nothing else names a plug-in.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from raycil.memory.service import MemoryService
 from raycil.mfgr import PLUGIN as MFGR
 from raycil.mnemonics import PLUGIN as MNEMONICS
 from raycil.mrdc import PLUGIN as MRDC
-from raycil.seam import LearnerPlugin, PluginSpec
+from raycil.plugin_spec import PluginSpec
+from raycil.seam import LearnerPlugin
 
 if TYPE_CHECKING:
     from raycil.config import ExperimentConfig
+    from raycil.data.config import DatasetConfig
+    from raycil.memory.config import MemoryConfig
 
 PLUGINS: tuple[PluginSpec, ...] = (
     CIM,
@@ -53,6 +57,12 @@ def make_learner(cfg: ExperimentConfig, progress: Callable[..., Any] | None = No
     return Learner(cfg, learner_plugins(cfg), progress)
 
 
+def memory_args(cfg: ExperimentConfig) -> tuple[DatasetConfig, MemoryConfig, int, ExemplarCodec[Any]]:
+    """What the run's memory is built from (a MemoryActor gets just these, not the experiment):
+    the dataset and memory sections, the seed and the config's codec."""
+    return cfg.dataset, cfg.memory, cfg.seed, exemplar_codec(cfg)
+
+
 def make_memory(cfg: ExperimentConfig) -> MemoryService:
     """The run's memory with the config's codec."""
-    return MemoryService(cfg, exemplar_codec(cfg))
+    return MemoryService(*memory_args(cfg))

@@ -21,6 +21,7 @@ under way counts as whole.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 BOARD_NAME = "raycil.ProgressBoard"
 EVERY_S = 10.0  # default seconds between a trial's progress lines (--progress-every)
@@ -109,7 +111,11 @@ def start_board(every: float, timeout_s: float = 10.0) -> Any:
     of this driver that is still being torn down is killed and its name claimed again."""
     if every <= 0:
         return None
-    remote = ray.remote(ProgressBoard).options(name=BOARD_NAME, num_cpus=0, max_restarts=0)
+    # on the driver's node: a 0-CPU actor may land on any node, and a lost worker node must not
+    # take the board (and every trial's progress) with it; the driver's node ends the sweep anyway
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    remote = ray.remote(ProgressBoard).options(name=BOARD_NAME, num_cpus=0, max_restarts=0,
+                                               scheduling_strategy=here)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -137,10 +143,16 @@ def stop_board(board: Any) -> None:
 
 
 def watch_learner(learner: Any, key: str, label: str) -> None:
-    """Have a trial's LearnerActor push its progress to the sweep's board, if the sweep runs one."""
+    """Have a trial's LearnerActor push its progress to the sweep's board, if the sweep runs one
+    and it is alive (progress lines are never worth a failed trial)."""
     board = find_board()
-    if board is not None:
-        ray.get(learner.report_progress.remote(board, key, label, ray.get(board.interval.remote())))
+    if board is None:
+        return
+    try:
+        every = ray.get(board.interval.remote())
+    except ray.exceptions.RayActorError:
+        return
+    ray.get(learner.report_progress.remote(board, key, label, every))
 
 
 class LearnerProgress:
@@ -186,7 +198,10 @@ class BoardWatcher:
             ready, _ = ray.wait([self.pending], timeout=0)
             if not ready:
                 return {}
-            self.since, self.throttle.every, records = ray.get(self.pending)
+            try:
+                self.since, self.throttle.every, records = ray.get(self.pending)
+            except ray.exceptions.RayActorError:  # the board is gone: no more lines inside phases
+                self.throttle.every, records = math.inf, {}
             self.pending = None
             return records
         if self.throttle():

@@ -1,8 +1,8 @@
 """The plug-in seam: how a system that composes with every CIL method (CIM, MRDC, ...) plugs in.
 
-A plug-in is one package (``raycil/<name>/``) exporting a :class:`PluginSpec`, registered with one
-line in ``raycil/plugins.py``. The spec names the plug-in's config section and schema and gives,
-for an experiment that turns it on, up to two parts:
+A plug-in is one package (``raycil/<name>/``) exporting a :class:`~raycil.plugin_spec.PluginSpec`,
+registered with one line in ``raycil/plugins.py``. The spec names the plug-in's config section
+and schema and gives, for an experiment that turns it on, up to two parts:
 
 - a :class:`LearnerPlugin` that lives with the learner (in the LearnerActor). It may hold out
   part of a phase's data, give training-loop hooks (:class:`TrainingHooks`: batch composition,
@@ -25,8 +25,7 @@ active plug-ins' parts from the config and hands them over.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -36,12 +35,8 @@ from raycil.data.batches import BatchSource
 from raycil.data.imageset import ImageSet
 from raycil.data.protocol import PhaseContext
 from raycil.data.registry import Dataset
-from raycil.memory.codec import Candidates, ExemplarCodec
+from raycil.memory.codec import Candidates
 from raycil.memory.store import Exemplars
-from raycil.schema import Strict
-
-if TYPE_CHECKING:
-    from raycil.config import ExperimentConfig
 
 T = TypeVar("T")
 PhaseCandidates = Mapping[int, Candidates[Any]]  # new class -> what the memory selects from
@@ -140,45 +135,3 @@ class LearnerPlugin:
 
     def load_state(self, state: Any, device: torch.device) -> None:
         """Restore what :meth:`state` returned."""
-
-
-class PluginSettings(Strict):
-    """A plug-in's config section. ``active``: the experiment uses the plug-in at all;
-    ``stores_exemplars``: its codec replaces the memory's (one plug-in at a time);
-    ``refines_exemplars``: its learner side rewrites the stored exemplars each phase;
-    ``records_generator``: its learner side records a generator for the memory each phase."""
-
-    @property
-    def active(self) -> bool:
-        raise NotImplementedError
-
-    @property
-    def stores_exemplars(self) -> bool:
-        return False
-
-    @property
-    def refines_exemplars(self) -> bool:
-        """The learner side rewrites the stored exemplars each phase (``refine_exemplars``)."""
-        return False
-
-    @property
-    def records_generator(self) -> bool:
-        """The learner side records a generator after each phase (``record_generator``)."""
-        return False
-
-    def check(self, cfg: ExperimentConfig) -> None:
-        """Raise ValueError (one line naming the field) for settings the experiment cannot run."""
-
-
-@dataclass(frozen=True)
-class PluginSpec:
-    """A plug-in as the registry knows it: its config section ``name`` with schema ``settings``,
-    and the factories of its learner side and its codec (each given the experiment config)."""
-
-    name: str
-    settings: type[PluginSettings]
-    learner: Callable[[ExperimentConfig], LearnerPlugin] | None = None
-    codec: Callable[[ExperimentConfig], ExemplarCodec[Any]] | None = None
-
-    def section(self, cfg: ExperimentConfig) -> PluginSettings:
-        return getattr(cfg, self.name)

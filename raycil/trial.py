@@ -31,6 +31,7 @@ from raycil.actors import LearnerActor, MemoryActor, RemoteLearner, RemoteMemory
 from raycil.config import ExperimentConfig
 from raycil.metrics import run_summary
 from raycil.phases import run_phases
+from raycil.plugins import memory_args
 from raycil.progress import watch_learner
 from raycil.sweep_config import Resources, SweepPlan, TrialSpec, num_phases
 
@@ -141,9 +142,9 @@ def run_trial(config: dict[str, Any], plan: SweepPlan) -> None:
     res = plan.sweep.resources
     trial_id = tune.get_context().get_trial_id()
     pg = ray.util.get_current_placement_group()
-    learner = spawn(LearnerActor, actor_name(trial_id, spec.variant, "LearnerActor"), cfg, pg, 1,
+    learner = spawn(LearnerActor, actor_name(trial_id, spec.variant, "LearnerActor"), (cfg,), pg, 1,
                     res.learner_cpu, res.gpu)
-    memory = spawn(MemoryActor, actor_name(trial_id, spec.variant, "MemoryActor"), cfg, pg, 2,
+    memory = spawn(MemoryActor, actor_name(trial_id, spec.variant, "MemoryActor"), memory_args(cfg), pg, 2,
                    res.memory_cpu)
     try:
         watch_learner(learner, trial_id, spec.label())  # progress inside a phase, if the sweep asks

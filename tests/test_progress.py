@@ -155,3 +155,19 @@ def test_a_real_sweep_prints_lines_inside_phases_and_the_time_left(tmp_path, ray
     expected = reference_phases(plan.experiment_config(TrialSpec("base", 0)))
     got = results[0].metrics
     assert same_metrics(expected[-1], got) == []
+
+
+def test_a_lost_board_costs_the_lines_inside_phases_not_the_trials(ray_local, monkeypatch):
+    """The board sits on the driver's node; were it lost anyway, a trial starting its learner
+    skips progress reporting instead of failing, and the driver's watcher stops asking."""
+    board = progress.start_board(5.0)
+    assert ray.get(board.interval.remote()) == 5.0
+    watcher = BoardWatcher(board)
+    watcher.poll()  # a question is out
+    progress.stop_board(board)
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(board.interval.remote())
+    monkeypatch.setattr(progress, "find_board", lambda: board)  # a handle to the lost board
+    progress.watch_learner(None, "t", "label")  # returns, never asking the learner to report
+    ray.wait([watcher.pending], timeout=10)
+    assert watcher.poll() == {} and watcher.poll() == {} and watcher.pending is None

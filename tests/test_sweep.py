@@ -5,6 +5,9 @@ exemplars passing from actor to actor without the driver."""
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 import threading
 import time
 
@@ -21,6 +24,7 @@ from raycil.actors import LearnerActor, MemoryActor, RemoteLearner, RemoteMemory
 from raycil.config import build_config
 from raycil.data.export_tree import export_tree
 from raycil.phases import run_phases
+from raycil.plugins import memory_args
 from raycil.sweep import run_sweep
 from raycil.sweep_config import plan_sweep
 
@@ -159,8 +163,8 @@ def test_exemplars_travel_between_the_actors_not_through_the_driver(ray_local, m
     references; the driver fetches only the small per-phase results, never a tensor, and the run
     ends with the metrics of the in-process one."""
     cfg = build_config({**TINY, "seed": 3, **plugin})
-    learner = RemoteLearner(spawn(LearnerActor, "LearnerActor[objref-test]", cfg, None, 0, 1.0))
-    memory = RemoteMemory(spawn(MemoryActor, "MemoryActor[objref-test]", cfg, None, 0, 0.5))
+    learner = RemoteLearner(spawn(LearnerActor, "LearnerActor[objref-test]", (cfg,), None, 0, 1.0))
+    memory = RemoteMemory(spawn(MemoryActor, "MemoryActor[objref-test]", memory_args(cfg), None, 0, 0.5))
     fetched: list[object] = []
     real_get = ray.get
 
@@ -185,6 +189,22 @@ def test_exemplars_travel_between_the_actors_not_through_the_driver(ray_local, m
     assert [same_metrics(e, g) for e, g in zip(expected, phases, strict=True)] == [[]] * len(phases)
 
 
+@pytest.mark.parametrize(("plugin", "absent"), [
+    ({}, ["raycil.config", "raycil.learner", "torch", "torchvision"]),
+    ({"cim": {"boxes": "cam"}}, ["raycil.config", "raycil.learner", "torchvision"]),  # CIM's codec: torch
+    (OPTIMISED_EXEMPLARS, ["raycil.config", "raycil.learner", "torch", "torchvision"]),
+], ids=["raw", "cim", "mnemonics"])
+def test_a_memory_actor_loads_neither_the_learner_nor_torchvision(plugin, absent):
+    """What Ray ships to a MemoryActor's process (the class by reference and its arguments),
+    unpickled and built in a fresh interpreter, imports none of the learner's modules: the
+    actor costs a trial NumPy / OpenCV, not the learner's ~0.7 GB and ~2.7 CPU-s of imports."""
+    payload = pickle.dumps((MemoryActor, memory_args(build_config({**TINY, **plugin}))))
+    code = ("import pickle, sys; cls, args = pickle.load(sys.stdin.buffer); cls(*args); "
+            f"print([m for m in {absent!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, check=True)
+    assert out.stdout.decode().strip() == "[]", out.stderr.decode()[-2000:]
+
+
 def test_an_image_folder_trial_on_the_actors_matches_the_generated_arrays(tmp_path, ray_local):
     """The built-in data written as a tree: the trial's actors each map the decoded cache and end
     with the metrics of the in-process run on the arrays themselves."""
@@ -193,8 +213,8 @@ def test_an_image_folder_trial_on_the_actors_matches_the_generated_arrays(tmp_pa
                        data["test_per_class"], data["image_size"])
     cfg = build_config({**TINY, "dataset": {"name": "imagefolder", "root": str(tree),
                                             "cache_dir": str(tmp_path / "cache")}})
-    learner = RemoteLearner(spawn(LearnerActor, "LearnerActor[tree-test]", cfg, None, 0, 1.0))
-    memory = RemoteMemory(spawn(MemoryActor, "MemoryActor[tree-test]", cfg, None, 0, 0.5))
+    learner = RemoteLearner(spawn(LearnerActor, "LearnerActor[tree-test]", (cfg,), None, 0, 1.0))
+    memory = RemoteMemory(spawn(MemoryActor, "MemoryActor[tree-test]", memory_args(cfg), None, 0, 0.5))
     try:
         phases = run_phases(cfg, learner, memory)["phases"]
     finally:

@@ -7,16 +7,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from raycil.cim.config import CimConfig
-from raycil.cim.plugin import CimPlugin
 from raycil.cim.storage import CimCodec
-from raycil.seam import PluginSpec
+from raycil.plugin_spec import PluginSpec
 
 if TYPE_CHECKING:
+    from raycil.cim.plugin import CimPlugin
     from raycil.config import ExperimentConfig
+
+
+def learner(cfg: ExperimentConfig) -> CimPlugin:
+    from raycil.cim.plugin import CimPlugin  # the learner side's modules load where a learner is built
+
+    return CimPlugin(cfg)
 
 
 def codec(cfg: ExperimentConfig) -> CimCodec:
     return CimCodec(cfg.cim.eta, cfg.cim.eta_inner)
 
 
-PLUGIN = PluginSpec("cim", CimConfig, learner=CimPlugin, codec=codec)
+PLUGIN = PluginSpec("cim", CimConfig, learner=learner, codec=codec)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from raycil.seam import PluginSettings
+from raycil.plugin_spec import PluginSettings
 
 if TYPE_CHECKING:
     from raycil.config import ExperimentConfig

@@ -14,7 +14,7 @@ from raycil.data.imageset import ImageSet
 from raycil.data.protocol import class_order, remap_labels
 
 if TYPE_CHECKING:
-    from raycil.config import DatasetConfig
+    from raycil.data.config import DatasetConfig
 
 LARGE_INPUT = 224  # the network's input side for file images (CIM Table S2's crop)
 FIXED_CLASSES = {"cifar100": 100, "imagenet100": 100, "imagenet1000": 1000, "food101": 101}
@@ -103,7 +103,7 @@ def _load_raw(cfg: DatasetConfig) -> tuple[ImageSet, ImageSet, int | None]:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(cfg_json: str) -> Dataset:
-    from raycil.config import DatasetConfig
+    from raycil.data.config import DatasetConfig
 
     cfg = DatasetConfig.model_validate_json(cfg_json)
     train, test, size = _load_raw(cfg)

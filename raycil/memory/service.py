@@ -24,18 +24,23 @@ from raycil.data.registry import input_size, load_dataset
 from raycil.memory.budget import Budget
 from raycil.memory.codec import Candidates, ExemplarCodec
 from raycil.memory.store import ExemplarMemory, Exemplars
-from raycil.seam import GeneratorState
 from raycil.seeding import phase_seed
 
 if TYPE_CHECKING:
-    from raycil.config import ExperimentConfig
+    from raycil.data.config import DatasetConfig
+    from raycil.memory.config import MemoryConfig
+    from raycil.seam import GeneratorState
 
 
 class MemoryService:
-    def __init__(self, cfg: ExperimentConfig, codec: ExemplarCodec[Any]):
-        self.cfg = cfg
-        self.data = load_dataset(cfg.dataset)
-        self.memory = ExemplarMemory(Budget(cfg.memory.mode, cfg.memory.budget), cfg.memory.selection, codec)
+    """Built from the experiment's ``dataset`` and ``memory`` sections, its seed and the codec
+    (not the whole experiment: its schema imports the methods, so torch; see
+    :mod:`raycil.memory_actor`)."""
+
+    def __init__(self, dataset: DatasetConfig, memory: MemoryConfig, seed: int, codec: ExemplarCodec[Any]):
+        self.dataset, self.seed = dataset, seed
+        self.data = load_dataset(dataset)
+        self.memory = ExemplarMemory(Budget(memory.mode, memory.budget), memory.selection, codec)
         self.generator_state: GeneratorState | None = None
 
     def needs_features(self) -> bool:
@@ -47,7 +52,7 @@ class MemoryService:
         (as many as the codec fits in a class's share: "many-shot" for compressed exemplars)."""
         self.memory.shrink(ctx.total)
         share = self.memory.budget.per_class(ctx.total)
-        rng = np.random.default_rng(phase_seed(self.cfg.seed, ctx.phase))
+        rng = np.random.default_rng(phase_seed(self.seed, ctx.phase))
         for c in ctx.new_classes:
             images = self.data.train.of_classes([c]).images
             self.memory.add_class(c, images, candidates.get(c, Candidates(None)), share, rng)
@@ -71,7 +76,7 @@ class MemoryService:
         if self.generator_state is None:
             return {}
         nbytes = sum(t.numel() * t.element_size() for t in self.generator_state.values())
-        side = input_size(self.cfg.dataset)
+        side = input_size(self.dataset)
         return {"generator_bytes": float(nbytes), "generator_units": nbytes / (3 * side ** 2)}
 
     def stats(self) -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from raycil.seam import PluginSettings
+from raycil.plugin_spec import PluginSettings
 
 
 class MfgrConfig(PluginSettings):

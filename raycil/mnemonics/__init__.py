@@ -8,16 +8,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from raycil.mnemonics.config import MnemonicsConfig
-from raycil.mnemonics.plugin import MnemonicsPlugin
 from raycil.mnemonics.storage import TensorCodec
-from raycil.seam import PluginSpec
+from raycil.plugin_spec import PluginSpec
 
 if TYPE_CHECKING:
     from raycil.config import ExperimentConfig
+    from raycil.mnemonics.plugin import MnemonicsPlugin
+
+
+def learner(cfg: ExperimentConfig) -> MnemonicsPlugin:
+    from raycil.mnemonics.plugin import MnemonicsPlugin  # loads where a learner is built
+
+    return MnemonicsPlugin(cfg)
 
 
 def codec(cfg: ExperimentConfig) -> TensorCodec:
     return TensorCodec(cfg.mnemonics.storage)
 
 
-PLUGIN = PluginSpec("mnemonics", MnemonicsConfig, learner=MnemonicsPlugin, codec=codec)
+PLUGIN = PluginSpec("mnemonics", MnemonicsConfig, learner=learner, codec=codec)

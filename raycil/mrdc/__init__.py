@@ -8,15 +8,21 @@ from typing import TYPE_CHECKING
 
 from raycil.mrdc.config import MrdcConfig
 from raycil.mrdc.jpeg import JpegCodec
-from raycil.mrdc.plugin import MrdcPlugin
-from raycil.seam import PluginSpec
+from raycil.plugin_spec import PluginSpec
 
 if TYPE_CHECKING:
     from raycil.config import ExperimentConfig
+    from raycil.mrdc.plugin import MrdcPlugin
+
+
+def learner(cfg: ExperimentConfig) -> MrdcPlugin:
+    from raycil.mrdc.plugin import MrdcPlugin  # the learner side's modules load where a learner is built
+
+    return MrdcPlugin(cfg)
 
 
 def codec(cfg: ExperimentConfig) -> JpegCodec:
     return JpegCodec()
 
 
-PLUGIN = PluginSpec("mrdc", MrdcConfig, learner=MrdcPlugin, codec=codec)
+PLUGIN = PluginSpec("mrdc", MrdcConfig, learner=learner, codec=codec)
