@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -61,26 +63,35 @@ def decode_square(path: Path, side: int) -> tuple[np.ndarray, tuple[int, int]]:
     return np.ascontiguousarray(rgb), (h, w)
 
 
+@contextmanager
+def published_pair(target: Path, side_suffix: str) -> Iterator[tuple[Path, Path]]:
+    """Temporary paths for ``target`` (a ``.npy``) and its side file, renamed over
+    ``target.with_suffix(side_suffix)`` and ``target`` (last: it marks the pair complete) when
+    the block ends without error, removed in any case: no torn file is ever read."""
+    tmp_main = target.with_name(f"{target.stem}.{os.getpid()}.tmp.npy")
+    tmp_side = target.with_name(f"{target.stem}.{os.getpid()}.tmp{side_suffix}")
+    try:
+        yield tmp_main, tmp_side
+        os.replace(tmp_side, target.with_suffix(side_suffix))
+        os.replace(tmp_main, target)
+    finally:
+        for tmp in (tmp_main, tmp_side):
+            tmp.unlink(missing_ok=True)
+
+
 def _build(root: Path, paths: list[str], side: int, target: Path) -> None:
-    tmp_images = target.with_name(f"{target.stem}.{os.getpid()}.tmp.npy")
-    tmp_sizes = target.with_name(f"{target.stem}.{os.getpid()}.tmp.sizes.npy")
-    images = np.lib.format.open_memmap(tmp_images, mode="w+", dtype=np.uint8,
-                                       shape=(len(paths), side, side, 3))
-    sizes = np.empty((len(paths), 2), np.int32)
     print(f"raycil: decoding {len(paths)} images of '{root}' at {side} px into '{target}' (once)",
           file=sys.stderr, flush=True)
-    try:
+    with published_pair(target, ".sizes.npy") as (tmp_images, tmp_sizes):
+        images = np.lib.format.open_memmap(tmp_images, mode="w+", dtype=np.uint8,
+                                           shape=(len(paths), side, side, 3))
+        sizes = np.empty((len(paths), 2), np.int32)
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             for i, (image, size) in enumerate(pool.map(lambda rel: decode_square(root / rel, side), paths)):
                 images[i], sizes[i] = image, size
         images.flush()
         del images
         np.save(tmp_sizes, sizes)
-        os.replace(tmp_sizes, target.with_suffix(".sizes.npy"))
-        os.replace(tmp_images, target)
-    finally:
-        for tmp in (tmp_images, tmp_sizes):
-            tmp.unlink(missing_ok=True)
 
 
 def decoded_split(root: Path, paths: list[str], side: int, cache: Path) -> tuple[np.ndarray, np.ndarray]:

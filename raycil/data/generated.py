@@ -16,14 +16,12 @@ memory as before.
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from raycil.data import synthetic
-from raycil.data.decoded import cache_dir
+from raycil.data.decoded import cache_dir, published_pair
 
 DRAWING_VERSION = 1  # bump when raycil.data.synthetic draws different pixels: old caches are then not read
 
@@ -32,20 +30,6 @@ def cache_key(num_classes: int, per_class: int, size: int, data_seed: int, split
     text = (f"v{DRAWING_VERSION} cv2={cv2.__version__} numpy={np.__version__} classes={num_classes} "
             f"per_class={per_class} size={size} seed={data_seed} split={split}")
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def _save(target: Path, images: np.ndarray, boxes: np.ndarray) -> None:
-    """Both files under temporary names, then renamed (the images last: they mark it complete)."""
-    tmp_images = target.with_name(f"{target.stem}.{os.getpid()}.tmp.npy")
-    tmp_boxes = target.with_name(f"{target.stem}.{os.getpid()}.tmp.boxes.npy")
-    try:
-        np.save(tmp_boxes, boxes)
-        np.save(tmp_images, images)
-        os.replace(tmp_boxes, target.with_suffix(".boxes.npy"))
-        os.replace(tmp_images, target)
-    finally:
-        for tmp in (tmp_images, tmp_boxes):
-            tmp.unlink(missing_ok=True)
 
 
 def generated_split(num_classes: int, per_class: int, size: int, data_seed: int, split: str,
@@ -66,7 +50,9 @@ def generated_split(num_classes: int, per_class: int, size: int, data_seed: int,
     images, labels, boxes = synthetic.generate(num_classes, per_class, size, data_seed, split)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _save(target, images, boxes)
+        with published_pair(target, ".boxes.npy") as (tmp_images, tmp_boxes):
+            np.save(tmp_boxes, boxes)
+            np.save(tmp_images, images)
     except OSError:  # a read-only or full disk: the run goes on with the arrays in memory
         pass
     return images, labels, boxes
