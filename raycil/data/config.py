@@ -71,7 +71,7 @@ class DatasetConfig(Strict):
             raise ValueError("dataset.boxes: only dataset 'imagefolder' reads it")
         if self.name not in ("imagefolder", "synthetic") and self.cache_dir is not None:
             raise ValueError("dataset.cache_dir: only datasets 'imagefolder' and 'synthetic' read it")
-        elif self.boxes is not None and not Path(os.path.expanduser(self.boxes)).is_file():
+        if self.boxes is not None and not Path(os.path.expanduser(self.boxes)).is_file():
             raise ValueError(f"dataset.boxes: file '{self.boxes}' does not exist (a CSV path,x0,y0,x1,y1)")
         if fixed_image_size(self) is None and self.augment == "pad_crop_flip":
             raise ValueError(f"dataset.augment: '{self.name}' images vary in size and train with Table S2's "

@@ -6,8 +6,9 @@ several trials at once, that is CPU taken from the trials' training. The first p
 a split draws it (:func:`raycil.data.synthetic.generate`) and saves it as
 ``<cache>/synthetic-<key>.npy`` (images, memory-mapped copy-on-write when read, so the actors
 of a node share its pages) and ``.boxes.npy``; later processes load it. The key hashes the
-drawing's arguments, :data:`DRAWING_VERSION` and the OpenCV and NumPy versions (their
-antialiasing and random streams draw the pixels), so a cache is never read for other pixels.
+drawing's arguments, the source of :mod:`raycil.data.synthetic` and the OpenCV and NumPy
+versions (their antialiasing and random streams draw the pixels), so a cache is never read for
+other pixels: an edited drawing gets a new cache by itself.
 Files are written under a temporary name and renamed: trials that draw the same split at once,
 or a killed draw, leave no torn file. Where the cache cannot be written, the split is drawn in
 memory as before.
@@ -16,6 +17,7 @@ memory as before.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,13 +25,12 @@ import numpy as np
 from raycil.data import synthetic
 from raycil.data.decoded import cache_dir, published_pair
 
-DRAWING_VERSION = 1  # bump when raycil.data.synthetic draws different pixels: old caches are then not read
-
 
 def cache_key(num_classes: int, per_class: int, size: int, data_seed: int, split: str) -> str:
-    text = (f"v{DRAWING_VERSION} cv2={cv2.__version__} numpy={np.__version__} classes={num_classes} "
-            f"per_class={per_class} size={size} seed={data_seed} split={split}")
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    digest = hashlib.sha256(Path(synthetic.__file__).read_bytes())
+    digest.update(f"cv2={cv2.__version__} numpy={np.__version__} classes={num_classes} per_class={per_class} "
+                  f"size={size} seed={data_seed} split={split}".encode())
+    return digest.hexdigest()[:24]
 
 
 def generated_split(num_classes: int, per_class: int, size: int, data_seed: int, split: str,
