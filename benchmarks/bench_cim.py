@@ -50,12 +50,15 @@ from typing import Any
 import torch
 from bench_codecs import per_second
 
-from raycil.cim.compression import cam_maps, mask_box
-from raycil.config import ExperimentConfig, parse_value
-from raycil.models import IncrementalNet, build_backbone
-from raycil.phases import run_phases
-from raycil.plugins import make_learner, make_memory
-from raycil.sweep_config import SweepPlan, plan_sweep
+from raycil.config import ExperimentConfig
+from raycil.config.overrides import parse_value
+from raycil.learner.phases import run_phases
+from raycil.models.backbones import build_backbone
+from raycil.models.network import IncrementalNet
+from raycil.plugins.assembly import make_learner, make_memory
+from raycil.plugins.cim.compression import mask_box
+from raycil.plugins.cim.differentiable import cam_maps
+from raycil.sweep.plan import SweepPlan, plan_sweep
 
 TABLE = Path(__file__).resolve().parent.parent / "ablations" / "cim_table3.yaml"
 ROWS = ("1-Baseline", "9-BOP")
@@ -65,16 +68,16 @@ ROWS = ("1-Baseline", "9-BOP")
 # Attributes that do not exist in the code being measured are skipped (so the benchmark measures
 # earlier versions of the plug-in too).
 PARTS: list[tuple[str, str, str, set[str] | None]] = [
-    ("raycil.learner", "Learner.fit", "train", None),
-    ("raycil.cim.plugin", "PhaseHooks.on_epoch_end", "phi", {"train"}),
-    ("raycil.cim.plugin", "PhaseHooks.after_step", "phi", {"train"}),
-    ("raycil.cim.augment", "ArtifactAugmentation.on_epoch_start", "aug_compress", {"train"}),
-    ("raycil.cim.augment", "class_activation_maps", "aug_boxes", {"aug_compress"}),
-    ("raycil.cim.augment", "ArtifactAugmentation.refresh_boxes", "aug_boxes", {"aug_compress"}),
-    ("raycil.cim.plugin", "CimPlugin.candidates", "cand_boxes", None),
-    ("raycil.cim.plugin", "compress_all", "cand_compress", {"cand_boxes"}),
-    ("raycil.learner", "Learner.embed", "cand_embed", {"cand_boxes"}),
-    ("raycil.cim.plugin", "CimPlugin.score_boxes", "score_boxes", {"cand_boxes"}),
+    ("raycil.learner.learner", "Learner.fit", "train", None),
+    ("raycil.plugins.cim.plugin", "PhaseHooks.on_epoch_end", "phi", {"train"}),
+    ("raycil.plugins.cim.plugin", "PhaseHooks.after_step", "phi", {"train"}),
+    ("raycil.plugins.cim.augment", "ArtifactAugmentation.on_epoch_start", "aug_compress", {"train"}),
+    ("raycil.plugins.cim.augment", "class_activation_maps", "aug_boxes", {"aug_compress"}),
+    ("raycil.plugins.cim.augment", "ArtifactAugmentation.refresh_boxes", "aug_boxes", {"aug_compress"}),
+    ("raycil.plugins.cim.plugin", "CimPlugin.candidates", "cand_boxes", None),
+    ("raycil.plugins.cim.plugin", "compress_all", "cand_compress", {"cand_boxes"}),
+    ("raycil.learner.learner", "Learner.embed", "cand_embed", {"cand_boxes"}),
+    ("raycil.plugins.cim.plugin", "CimPlugin.score_boxes", "score_boxes", {"cand_boxes"}),
 ]
 PART_NAMES = {"train": "plain training", "phi": "φ steps", "aug_boxes": "aug. box refreshes",
               "aug_compress": "aug. compression", "cand_boxes": "candidate boxes",
@@ -192,10 +195,10 @@ def phi_step_cost(plan: SweepPlan, repeats: int) -> dict[str, float]:
     BOP row's network after a first phase of one epoch, at the start of phase 2; and the same φ
     step with every PAU replaced by ReLU times one φ coefficient (the PAUs' own share; cost only,
     not the algorithm). Medians over ``repeats`` alternating rounds of 3 steps each."""
-    from raycil.cim import bilevel
-    from raycil.cim import plugin as cim_plugin
-    from raycil.cim.pau import PAU
     from raycil.data.protocol import phase_contexts
+    from raycil.plugins.cim import bilevel
+    from raycil.plugins.cim import plugin as cim_plugin
+    from raycil.plugins.cim.pau import PAU
 
     cfg = row_config(plan, ROWS[1])
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs_first": 1, "epochs": 1})})

@@ -21,11 +21,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from raycil.cim.compression import random_box
-from raycil.cim.storage import CimCodec
 from raycil.data.synthetic import generate
 from raycil.memory.codec import ExemplarCodec
-from raycil.mrdc.jpeg import JpegCodec
+from raycil.plugins.cim.compression import random_box
+from raycil.plugins.cim.storage import CimCodec
+from raycil.plugins.mrdc.jpeg import JpegCodec
 
 
 def per_second(fn: Callable[[], object], n: int, repeats: int) -> float:

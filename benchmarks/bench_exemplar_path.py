@@ -28,8 +28,8 @@ import yaml
 
 os.environ["RAY_worker_niceness"] = "0"  # trials compete with nothing else at a lower priority
 
-from raycil.sweep import run_sweep  # noqa: E402
-from raycil.sweep_config import plan_sweep  # noqa: E402
+from raycil.sweep.plan import plan_sweep  # noqa: E402
+from raycil.sweep.tuner import run_sweep  # noqa: E402
 
 
 def experiment(size: int, budget: int) -> dict[str, Any]:

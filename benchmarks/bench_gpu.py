@@ -6,7 +6,7 @@
 
 Per number of concurrent trials k, k Ray actors each holding ``1/k`` of the GPU (what a sweep's
 ``resources.gpu: 1 / 0.5 / 0.25`` lets Ray place on one GPU) run the first ``--phases`` phases of
-the experiment (``raycil.phases.run_phases``: training, memory update, evaluation) at the same
+the experiment (``raycil.learner.phases.run_phases``: training, memory update, evaluation) at the same
 time, once per precision and layout, interleaved, ``--repeats`` times. Printed per row, medians
 over the repeats: training images/s of all k trials together (their ``fit`` images over the wall
 time from the first start to the last end, evaluation and memory updates included in the time),
@@ -97,8 +97,8 @@ def trial_actor(share: float) -> Any:
 
         def run(self, config: str, profile: str, sets: list[str], phases: int) -> dict[str, float]:
             from raycil.config import load_config
-            from raycil.phases import run_phases
-            from raycil.plugins import make_learner, make_memory
+            from raycil.learner.phases import run_phases
+            from raycil.plugins.assembly import make_learner, make_memory
 
             cfg = load_config(config, profile, sets)
             torch.set_num_threads(cfg.threads)

@@ -28,7 +28,7 @@ from raycil.config import build_config
 from raycil.data import registry
 from raycil.data.export_tree import export_tree
 from raycil.data.protocol import phase_contexts
-from raycil.plugins import make_learner
+from raycil.plugins.assembly import make_learner
 
 DATA = {"num_classes": 20, "image_size": 32, "train_per_class": 100, "test_per_class": 40}
 

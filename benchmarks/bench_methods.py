@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from raycil.config import ExperimentConfig, load_config
-from raycil.phases import run_phases
-from raycil.plugins import make_learner, make_memory
+from raycil.learner.phases import run_phases
+from raycil.plugins.assembly import make_learner, make_memory
 
 METHODS = {"finetune": "FT", "icarl": "iCaRL", "lwf": "LwF", "ssil": "SS-IL", "lucir": "LUCIR", "wa": "WA",
            "der": "DER", "foster": "FOSTER"}

@@ -27,7 +27,7 @@ CONFIG = Path(__file__).resolve().parent.parent / "configs" / "mfgr.yaml"
 def one_repeat(cfg: Any, ratios: list[float]) -> dict[str, float]:
     """Seconds of phase 1, of the recording, of phase 2 without and with replay; bytes."""
     from raycil.data.protocol import phase_contexts
-    from raycil.plugins import make_learner, make_memory
+    from raycil.plugins.assembly import make_learner, make_memory
 
     first, second = phase_contexts(cfg.protocol, cfg.num_classes)[:2]
     learner, memory = make_learner(cfg), make_memory(cfg)

@@ -34,7 +34,7 @@ def measure(unroll: int, repeats: int) -> dict[str, list[float]]:
     RSS the first exemplar-level step added (MiB)."""
     from raycil.config import load_config
     from raycil.data.protocol import phase_contexts
-    from raycil.plugins import make_learner, make_memory
+    from raycil.plugins.assembly import make_learner, make_memory
 
     cfg = load_config(CONFIG, "local", {"mnemonics.unroll": unroll, "device": "cpu",
                                         "train.progress": False})

@@ -5,7 +5,7 @@ memory of the driver and of each actor, and the object store's bytes per trial.
                                        [--plot scaling.png]
 
 For each count, a sweep of that many tiny trials (configs/finetune.yaml, smoke profile, one
-trial per seed, ``max_concurrent`` = the machine's cores) runs through ``raycil.sweep.run_sweep``
+trial per seed, ``max_concurrent`` = the machine's cores) runs through ``raycil.sweep.tuner.run_sweep``
 in this process (Ray started once, no dashboard; Ray's workers at niceness 0 as in
 bench_sweep.py). While it runs, a sampler thread reads every 0.2 s the resident memory of this
 driver and of every Ray process it started (``benchmarks/procstats.py``, from Linux's /proc) and
@@ -44,8 +44,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.g
 from procstats import Sampler  # noqa: E402
 
 from raycil.data.registry import check_datasets  # noqa: E402
-from raycil.sweep import run_sweep  # noqa: E402
-from raycil.sweep_config import plan_sweep  # noqa: E402
+from raycil.sweep.plan import plan_sweep  # noqa: E402
+from raycil.sweep.tuner import run_sweep  # noqa: E402
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {},

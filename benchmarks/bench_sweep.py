@@ -45,8 +45,8 @@ from procstats import Sampler  # noqa: E402
 
 from raycil.data.registry import check_datasets  # noqa: E402
 from raycil.run import run_experiment  # noqa: E402
-from raycil.sweep import run_sweep  # noqa: E402
-from raycil.sweep_config import plan_sweep  # noqa: E402
+from raycil.sweep.plan import plan_sweep  # noqa: E402
+from raycil.sweep.tuner import run_sweep  # noqa: E402
 
 # experiment overrides on configs/finetune.yaml (profile smoke) per size; trial length grows
 SIZES: dict[str, dict[str, Any]] = {

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from raycil.config import build_config
 from raycil.data.protocol import phase_contexts
 from raycil.data.registry import load_dataset
-from raycil.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from raycil.plugins import make_learner
+from raycil.learner.transforms import IMAGENET_MEAN, IMAGENET_STD
+from raycil.plugins.assembly import make_learner
 
 CONFIG = {
     "device": "cpu",

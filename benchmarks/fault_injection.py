@@ -40,6 +40,8 @@ import yaml
 from ray.cluster_utils import Cluster
 from ray.util.state import list_actors
 
+from raycil.sweep.checkpoints import MANIFEST
+
 ROOT = Path(__file__).resolve().parents[1]
 VOLATILE = {"train_seconds", "images_per_s", "learner_node", "started_at", "ended_at"}
 PROGRESS = re.compile(r"^\[(\w+)\] .*: phase (\d+)/\d+  top1 ", re.M)  # finished phases, not lines inside one
@@ -99,7 +101,7 @@ class Sweep:
 
     def first_checkpoint(self, driver: subprocess.Popen[str], timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
-        while not list(self.exp.glob("*/checkpoint_*/history.json")):
+        while not list(self.exp.glob(f"*/checkpoint_*/{MANIFEST}")):
             if driver.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.exp.name}: the sweep ended before the fault could be injected")
             time.sleep(0.05)

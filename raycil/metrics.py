@@ -1,4 +1,4 @@
-"""Per-phase metrics and run summaries, in percent (DESIGN.md "terms that must not drift").
+"""Per-phase metrics and run summaries, in percent (docs/concepts.md).
 
 - top-1 / top-5 accuracy over the test data of all classes seen so far;
 - old / new: accuracy on the test samples of classes from earlier phases / of this phase;

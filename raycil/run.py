@@ -19,12 +19,13 @@ from typing import Any
 import pandas as pd
 import torch
 
-from raycil.config import ConfigError, ExperimentConfig, load_config
+from raycil.config.composed import ExperimentConfig, load_config
 from raycil.data.registry import load_dataset
-from raycil.inference import check_precision
+from raycil.learner.inference import check_precision
+from raycil.learner.phases import run_phases
 from raycil.outputs import check_writable_dir
-from raycil.phases import run_phases
-from raycil.plugins import make_learner, make_memory
+from raycil.plugins.assembly import make_learner, make_memory
+from raycil.schema import ConfigError
 from raycil.seeding import resolve_device
 
 COLUMNS = [("phase", 0), ("classes", 0), ("top1", 2), ("top5", 2), ("old_acc", 2), ("new_acc", 2),

@@ -2,7 +2,7 @@
 (seed, phase), so a run resumed at phase k draws exactly what an uninterrupted run draws.
 
 torch is imported by the functions that use it: :func:`phase_seed` is all the memory side needs,
-and a MemoryActor loads no torch (see :mod:`raycil.memory_actor`)."""
+and a MemoryActor loads no torch (see :mod:`raycil.sweep.actors`)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ SWEEPS_LOCAL = {"ablations/cim_table3.yaml": [0]}  # (file: seeds) rerun at the 
 
 def cases(level: str) -> list[str]:
     """Case ids: ``config:<file>:<profile>`` or ``sweep:<file>:<profile>:<trial label>``."""
-    from raycil.sweep_config import plan_sweep
+    from raycil.sweep.plan import plan_sweep
 
     out = [f"config:{p.relative_to(ROOT)}:{level}" for p in sorted((ROOT / "configs").glob("*.yaml"))]
     files = sorted((ROOT / "ablations").glob("*.yaml")) + sorted((ROOT / "search_spaces").glob("*.yaml"))
@@ -46,7 +46,7 @@ def cases(level: str) -> list[str]:
 
 def experiment(case: str) -> Any:
     from raycil.config import load_config
-    from raycil.sweep_config import plan_sweep
+    from raycil.sweep.plan import plan_sweep
 
     kind, rel, profile, label = (case.split(":", 3) + [""])[:4]
     if kind == "config":

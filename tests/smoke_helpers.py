@@ -6,9 +6,9 @@ from typing import Any
 
 from raycil.config import ExperimentConfig, build_config
 from raycil.data.protocol import PhaseContext
-from raycil.learner import Learner
+from raycil.learner.learner import Learner
 from raycil.memory.service import MemoryService
-from raycil.plugins import make_learner, make_memory
+from raycil.plugins.assembly import make_learner, make_memory
 
 SMOKE: dict[str, Any] = {
     "seed": 0,

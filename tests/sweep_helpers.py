@@ -9,9 +9,11 @@ from typing import Any
 
 import torch
 import yaml
+from golden_metrics import differences, path_for
 
 from raycil.config import ExperimentConfig
 from raycil.run import run_experiment
+from raycil.sweep.plan import TrialSpec
 
 # a tiny experiment; at 20 epochs phase 1 of this data is learned (top-1 well above chance)
 TINY = {
@@ -67,3 +69,21 @@ def same_metrics(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
         if not both_nan and value != other:
             bad.append(f"{key}: {value} != {other}")
     return bad
+
+
+def golden_differences(exp_dir: Path, sweep_file: str, profile: str = "smoke") -> dict[str, list[str]]:
+    """Per trial of a finished sweep, its metrics (``phases.json``) that differ from those
+    ``tests/golden/<profile>.json`` recorded for the same trial run in-process (only the recorded
+    keys are compared: a sweep's rows also carry the trial's identity, node and times)."""
+    golden = json.loads(path_for(profile).read_text())
+    out = {}
+    for phases_file in sorted(exp_dir.glob("*/phases.json")):
+        rows = json.loads(phases_file.read_text())
+        label = TrialSpec.from_tune_config(rows[0]["config"]).label()
+        recorded = golden[f"sweep:{sweep_file}:{profile}:{label}"]
+        if len(rows) != len(recorded):
+            out[label] = [f"{len(recorded)} phases recorded, {len(rows)} in the sweep"]
+            continue
+        got = [{k: row.get(k) for k in phase} for row, phase in zip(rows, recorded, strict=True)]
+        out[label] = differences(recorded, got)
+    return out

@@ -18,7 +18,8 @@ import torch
 import yaml
 from sweep_helpers import TINY
 
-from raycil import run, sweep
+from raycil import run
+from raycil.sweep import cli as sweep
 
 EXPERIMENT = yaml.safe_dump(TINY, sort_keys=False)
 

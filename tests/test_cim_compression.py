@@ -6,9 +6,11 @@ import pytest
 import torch
 from memory_helpers import fill_phases
 
-from raycil.cim.compression import (
+from raycil.memory.budget import Budget
+from raycil.memory.codec import Candidates, RawCodec
+from raycil.memory.store import ExemplarMemory
+from raycil.plugins.cim.compression import (
     box_iou,
-    cam_maps,
     center_box,
     compress,
     cost,
@@ -18,12 +20,9 @@ from raycil.cim.compression import (
     random_box,
     resample,
     scale_box,
-    soft_compress,
 )
-from raycil.cim.storage import META_BYTES, CimCodec, CompressedExemplar
-from raycil.memory.budget import Budget
-from raycil.memory.codec import Candidates, RawCodec
-from raycil.memory.store import ExemplarMemory
+from raycil.plugins.cim.differentiable import cam_maps, soft_compress
+from raycil.plugins.cim.storage import META_BYTES, CimCodec, CompressedExemplar
 
 
 def image(rng, h, w):

@@ -9,12 +9,12 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from raycil.cim.branch import MaskBranch
-from raycil.cim.pau import PAU, relu_distance
 from raycil.models.activations import SlotActivation, activation_slots, last_block_slots
 from raycil.models.backbones import ResNet18, build_backbone
 from raycil.models.expandable import ExpandableNet
 from raycil.models.network import IncrementalNet
+from raycil.plugins.cim.branch import MaskBranch
+from raycil.plugins.cim.pau import PAU, relu_distance
 
 FIT_BOUND = 0.035  # max |PAU - ReLU| on [-3, 3] at initialisation (the fit reaches about 0.030)
 

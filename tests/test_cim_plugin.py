@@ -12,20 +12,20 @@ import torch
 import torch.nn.functional as F
 from smoke_helpers import first_phase, smoke_config
 
-from raycil.cim.augment import ArtifactAugmentation, compressed_share
-from raycil.cim.bilevel import MaskBatch, bilevel_objective, soft_masks, theta_plus
-from raycil.cim.branch import MaskBranch
-from raycil.cim.compression import soft_compress
-from raycil.cim.config import CimConfig
-from raycil.cim.plugin import CimPlugin
-from raycil.cim.storage import META_BYTES, CompressedExemplar
 from raycil.data.protocol import PhaseContext
-from raycil.meta import inner_step
-from raycil.models import IncrementalNet
 from raycil.models.backbones import SmallImageResNet
-from raycil.plugins import make_learner
+from raycil.models.network import IncrementalNet
+from raycil.plugins.assembly import make_learner
+from raycil.plugins.cim.augment import ArtifactAugmentation, compressed_share
+from raycil.plugins.cim.bilevel import MaskBatch, bilevel_objective, soft_masks, theta_plus
+from raycil.plugins.cim.branch import MaskBranch
+from raycil.plugins.cim.config import CimConfig
+from raycil.plugins.cim.differentiable import soft_compress
+from raycil.plugins.cim.plugin import CimPlugin
+from raycil.plugins.cim.storage import META_BYTES, CompressedExemplar
+from raycil.plugins.inner_steps import inner_step
 from raycil.run import run_experiment
-from raycil.sweep_config import plan_sweep
+from raycil.sweep.plan import plan_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_EXEMPLARS = (np.zeros((0, 32, 32, 3), np.uint8), np.zeros(0, np.int64))

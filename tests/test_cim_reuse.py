@@ -10,17 +10,17 @@ import pytest
 import torch
 from smoke_helpers import smoke_config
 
-from raycil.cim.bilevel import PhiOptimizer
-from raycil.cim.boxes import activation_maps, boxes_from_maps, class_activation_maps, image_shapes
-from raycil.cim.branch import MaskBranch
-from raycil.cim.compression import box_iou
-from raycil.cim.config import CimConfig
-from raycil.cim.plugin import CimPlugin, compress_all, xyxy_to_box
 from raycil.data.protocol import PhaseContext
-from raycil.models import IncrementalNet
 from raycil.models.activations import activation_slots
 from raycil.models.backbones import SmallImageResNet
-from raycil.plugins import make_learner
+from raycil.models.network import IncrementalNet
+from raycil.plugins.assembly import make_learner
+from raycil.plugins.cim.bilevel import PhiOptimizer
+from raycil.plugins.cim.boxes import activation_maps, boxes_from_maps, class_activation_maps, image_shapes
+from raycil.plugins.cim.branch import MaskBranch
+from raycil.plugins.cim.compression import box_iou
+from raycil.plugins.cim.config import CimConfig
+from raycil.plugins.cim.plugin import CimPlugin, compress_all, xyxy_to_box
 
 NO_EXEMPLARS = (np.zeros((0, 32, 32, 3), np.uint8), np.zeros(0, np.int64))
 CTX = PhaseContext(1, 3, 0, 2)

@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 import ray
 from ray.cluster_utils import Cluster
+from ray_helpers import release_local_ray
 from sweep_helpers import reference_phases, result_lines, same_metrics, write_sweep
 
-from raycil.sweep import run_sweep
-from raycil.sweep_config import plan_sweep
+from raycil.sweep.plan import plan_sweep
+from raycil.sweep.tuner import run_sweep
 
+pytestmark = [pytest.mark.ray, pytest.mark.cluster, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def cluster():
+    release_local_ray()  # one Ray per process: the session's local one gives way to the cluster
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     for _ in range(2):
         c.add_node(num_cpus=1)

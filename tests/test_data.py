@@ -4,9 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from raycil.config import ProtocolConfig
 from raycil.data import files, generated, synthetic
-from raycil.data.protocol import class_order, phase_contexts, phase_sizes, remap_labels
+from raycil.data.protocol import ProtocolConfig, class_order, phase_contexts, phase_sizes, remap_labels
 
 generate_unpatched = synthetic.generate
 

@@ -16,14 +16,14 @@ from smoke_helpers import smoke_config
 from tree_helpers import write_random_tree
 
 from raycil import run as run_cli
-from raycil import sweep as sweep_cli
 from raycil.config import load_config
 from raycil.data import decoded
-from raycil.data.batches import BatchSource
 from raycil.data.export_tree import export_tree
 from raycil.data.registry import load_dataset
+from raycil.learner.batches import BatchSource
 from raycil.models.backbones import build_backbone
 from raycil.run import run_experiment
+from raycil.sweep import cli as sweep_cli
 
 TIMING = {"train_seconds", "images_per_s"}
 

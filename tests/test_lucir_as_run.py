@@ -14,7 +14,7 @@ from torch import nn
 
 from raycil.data.protocol import PhaseContext
 from raycil.models.transfer import attach_transfer, merge_transfer
-from raycil.plugins import make_learner, make_memory
+from raycil.plugins.assembly import make_learner, make_memory
 
 LUCIR = {"name": "lucir"}
 

@@ -6,13 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from memory_helpers import fill_phases
 
-from raycil.cim.compression import random_box
-from raycil.cim.storage import CimCodec
 from raycil.memory.budget import EPS, Budget
 from raycil.memory.codec import Candidates, PlainExemplar, RawCodec
 from raycil.memory.store import ExemplarMemory
-from raycil.mnemonics.storage import TensorCodec
-from raycil.mrdc.jpeg import JpegCodec
+from raycil.plugins.cim.compression import random_box
+from raycil.plugins.cim.storage import CimCodec
+from raycil.plugins.mnemonics.storage import TensorCodec
+from raycil.plugins.mrdc.jpeg import JpegCodec
 
 
 def fill(memory: ExemplarMemory, phases: list[int], per_class: int,

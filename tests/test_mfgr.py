@@ -19,13 +19,18 @@ from torch import nn
 
 from raycil.config import ConfigError, build_config
 from raycil.data.protocol import PhaseContext
+from raycil.learner.phases import run_phases
 from raycil.methods.losses import kd_loss
 from raycil.methods.lwf import step_weight
-from raycil.mfgr.inheritance import balanced_pick
-from raycil.mfgr.losses import BatchNormStatistics, class_diversity_loss, one_hot_loss, pair_divergence_loss
-from raycil.mfgr.recording import record_generator
-from raycil.phases import run_phases
-from raycil.plugins import make_learner, make_memory
+from raycil.plugins.assembly import make_learner, make_memory
+from raycil.plugins.mfgr.inheritance import balanced_pick
+from raycil.plugins.mfgr.losses import (
+    BatchNormStatistics,
+    class_diversity_loss,
+    one_hot_loss,
+    pair_divergence_loss,
+)
+from raycil.plugins.mfgr.recording import record_generator
 from raycil.run import run_experiment
 
 MEMORY_FREE = {"method": {"name": "lwf", "lwf": {"adaptive": True}}, "memory": {"mode": "none", "budget": 0}}

@@ -11,14 +11,14 @@ from smoke_helpers import first_phase, smoke_config
 from torch import nn
 
 from raycil.config import ConfigError, build_config
-from raycil.mnemonics.bilevel import (
+from raycil.plugins.mnemonics.bilevel import (
     ExemplarSchedule,
     adjust_old_exemplars,
     fold_ids,
     meta_loss,
     train_new_exemplars,
 )
-from raycil.mnemonics.storage import TensorCodec, to_storage
+from raycil.plugins.mnemonics.storage import TensorCodec, to_storage
 from raycil.run import run_experiment
 
 
@@ -146,7 +146,7 @@ def test_a_run_with_mnemonics_keeps_the_budget_and_adjusts_old_exemplars():
 
 def test_paper_rates_barely_move_the_exemplars():
     """β1 = 0.01 through an inner step at α2 = 0.01 (§7.1) moves an exemplar by far less than a
-    pixel level: as uint8 the memory keeps the originals (see the README's Mnemonics section)."""
+    pixel level: as uint8 the memory keeps the originals (see docs/results/mnemonics-table2.md)."""
     cfg = mnemonics_config()
     learner, memory, ctx = first_phase(cfg)
     learner.refine_exemplars(ctx, memory.exemplars())

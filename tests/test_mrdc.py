@@ -12,9 +12,9 @@ from smoke_helpers import first_phase, smoke_config
 
 from raycil.config import ConfigError, build_config
 from raycil.data.protocol import PhaseContext
-from raycil.mrdc.jpeg import JpegCodec, JpegExemplar, jpeg_roundtrip
-from raycil.mrdc.plugin import MrdcPlugin
-from raycil.mrdc.quality import choose_quality, log_volume, set_size, volume_ratio
+from raycil.plugins.mrdc.jpeg import JpegCodec, JpegExemplar, jpeg_roundtrip
+from raycil.plugins.mrdc.plugin import MrdcPlugin
+from raycil.plugins.mrdc.quality import choose_quality, log_volume, set_size, volume_ratio
 from raycil.run import run_experiment
 
 

@@ -22,15 +22,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from golden_metrics import differences, run_case
+from golden_metrics import differences
 from smoke_helpers import first_phase, smoke_config
 
-import raycil.learner as learner_module
+import raycil.learner.learner as learner_module
 from raycil.config import ConfigError, build_config, load_config
-from raycil.data.batches import BatchSource, pad_crop_flip
-from raycil.inference import FP16_ON_CPU, as_fp32, autocast, check_precision
-from raycil.learner import grad_scaler
-from raycil.plugins import make_learner
+from raycil.learner.batches import BatchSource, pad_crop_flip
+from raycil.learner.inference import FP16_ON_CPU, as_fp32, autocast, check_precision
+from raycil.learner.learner import grad_scaler
+from raycil.plugins.assembly import make_learner
 from raycil.run import main, run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,12 +63,12 @@ def assert_within_run_tolerance(got: dict, ref: dict) -> None:
 
 # ----------------------------------------------------------------------------- fp32: unchanged
 
-def test_fp32_is_the_default_and_gives_the_recorded_metrics():
+def test_fp32_is_the_default_and_gives_the_recorded_metrics(golden_run):
     cfg = load_config(ROOT / "configs/icarl.yaml", "smoke")
     assert cfg.train.precision == "fp32" and cfg.train.channels_last is False
     golden = json.loads((ROOT / "tests/golden/smoke.json").read_text())
     case = "config:configs/icarl.yaml:smoke"
-    assert differences(golden[case], run_case(case)) == []
+    assert differences(golden[case], golden_run(case)) == []
 
 
 def test_batched_pad_crop_flip_is_the_per_sample_loop_to_the_bit():

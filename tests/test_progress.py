@@ -12,10 +12,11 @@ import pytest
 import ray
 from sweep_helpers import reference_phases, same_metrics, write_sweep
 
-from raycil import progress
-from raycil.progress import BoardWatcher, LearnerProgress, ProgressBoard, Throttle, seconds_left
-from raycil.sweep import PhaseProgress, run_sweep
-from raycil.sweep_config import TrialSpec, plan_sweep
+from raycil.sweep import progress
+from raycil.sweep.callback import PhaseProgress
+from raycil.sweep.plan import TrialSpec, plan_sweep
+from raycil.sweep.progress import BoardWatcher, LearnerProgress, ProgressBoard, Throttle, seconds_left
+from raycil.sweep.tuner import run_sweep
 
 
 class FakeClock:
@@ -130,13 +131,6 @@ def test_time_left_lines_of_a_sweep_and_its_resume(capsys):
     assert resumed.seconds_left([a, b], b, result(3, 400)) is None
     resumed.on_trial_result(1, [a, b], b, result(3, 400))
     assert "(in 6 min 40 s; 1/4 trials done; sweep ~40 min left)" in capsys.readouterr().out
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def test_a_real_sweep_prints_lines_inside_phases_and_the_time_left(tmp_path, ray_local, capsys):

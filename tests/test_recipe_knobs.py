@@ -7,10 +7,10 @@ import pytest
 import torch
 from smoke_helpers import smoke_config
 
-from raycil import learner as learner_module
 from raycil.config import ConfigError
 from raycil.data.protocol import PhaseContext
-from raycil.plugins import make_learner, make_memory
+from raycil.learner import learner as learner_module
+from raycil.plugins.assembly import make_learner, make_memory
 
 
 def test_the_first_phase_has_its_own_weight_decay_and_schedule(monkeypatch):

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from raycil import report
-from raycil.sweep_config import SweepConfig
+from raycil.sweep.settings import SweepConfig
 
 
 def sweep_config(**sections) -> SweepConfig:
@@ -33,7 +33,7 @@ T0 = 1_760_000_000  # Tune's clock in the made-up results: phase i ends at T0 + 
 
 
 def results_of(trial_id: str, config: dict, accs: list[float], total: int) -> list[dict]:
-    """Tune-shaped result lines of one trial (running summary as ``raycil.trial`` reports it)."""
+    """Tune-shaped result lines of one trial (running summary as ``raycil.sweep.trial`` reports it)."""
     out = []
     for i, acc in enumerate(accs):
         seen = accs[: i + 1]
@@ -147,7 +147,7 @@ def test_optuna_export_states_distributions_and_no_duplicates(tmp_path):
 ])
 def test_listed_values_get_numeric_distributions_when_numbers(values, expected):
     from raycil.report.study import distribution
-    from raycil.sweep_config import ParamSpec
+    from raycil.sweep.settings import ParamSpec
 
     assert distribution(ParamSpec.model_validate({"choice": values})) == expected
     assert distribution(ParamSpec.model_validate(values)) == expected

@@ -17,7 +17,7 @@ from matplotlib.colors import to_rgb
 
 from raycil import report
 from raycil.report import plots
-from raycil.sweep_config import SweepConfig
+from raycil.sweep.settings import SweepConfig
 
 matplotlib.use("Agg")
 T0 = 1_760_000_000

@@ -8,8 +8,9 @@ import torch
 from smoke_helpers import first_phase, smoke_config
 
 from raycil.data.protocol import phase_contexts
-from raycil.models import GrowingLinear
-from raycil.plugins import make_learner, make_memory
+from raycil.learner.phases import run_phases
+from raycil.models.network import GrowingLinear
+from raycil.plugins.assembly import make_learner, make_memory
 from raycil.run import main, run_experiment
 
 
@@ -39,9 +40,33 @@ def test_same_seed_gives_identical_metrics(method):
     assert strip == [{k: v for k, v in p.items() if k not in drop} for p in b["phases"]]
 
 
-def test_memory_free_methods_store_nothing():
-    result = run_experiment(smoke_config(method={"name": "lwf"}), None, verbose=False)
-    assert all(p["memory_units"] == 0 for p in result["phases"])
+def test_lwf_trains_on_the_new_classes_alone_distilling_the_previous_network():
+    """LwF is memory-free (its registry line): with a memory budget configured, no phase trains
+    on an old-class image and the memory stores nothing, while every incremental batch carries a
+    non-zero KD term against the previous phase's network."""
+    cfg = smoke_config(method={"name": "lwf"})
+    assert cfg.memory.budget > 0
+    learner, memory = make_learner(cfg), make_memory(cfg)
+    labels: list[tuple[int, torch.Tensor]] = []
+    kd: list[float] = []
+    loss, distillation = learner.method.loss, learner.method.distillation
+
+    def recording_loss(lrn, x, y, ctx):
+        labels.append((ctx.known, y.clone()))
+        return loss(lrn, x, y, ctx)
+
+    def recording_distillation(logits, x, ctx):
+        value = distillation(logits, x, ctx)
+        kd.append(float(value.detach()))
+        return value
+
+    learner.method.loss, learner.method.distillation = recording_loss, recording_distillation
+    phases = run_phases(cfg, learner, memory)["phases"]
+    assert len({known for known, _ in labels}) == 3  # every phase trained
+    assert all(bool((y >= known).all()) for known, y in labels)
+    incremental = [v for (known, _), v in zip(labels, kd, strict=True) if known > 0]
+    assert incremental and min(incremental) > 0
+    assert all(p["memory_units"] == 0 and p["exemplars"] == 0 for p in phases)
 
 
 def test_replay_batches_join_every_new_batch_with_k_exemplars():

@@ -16,12 +16,13 @@ from smoke_helpers import smoke_config
 
 from raycil.config import ConfigError, ExperimentConfig, MethodConfig, build_config
 from raycil.data.protocol import PhaseContext
-from raycil.learner import Learner
-from raycil.methods import METHODS
-from raycil.plugins import PLUGINS, exemplar_codec, learner_plugins
-from raycil.seam import TrainingHooks
+from raycil.learner.learner import Learner
+from raycil.methods.registry import METHODS
+from raycil.plugins.assembly import exemplar_codec, learner_plugins
+from raycil.plugins.registry import PLUGINS
+from raycil.plugins.seam import TrainingHooks
 
-PLUGIN_PACKAGES = tuple(f"raycil.{p.name}" for p in PLUGINS)
+PLUGIN_PACKAGES = tuple(f"raycil.plugins.{p.name}" for p in PLUGINS)
 
 
 def run_python(code: str) -> str:
@@ -36,13 +37,13 @@ def test_core_modules_load_no_plugin_package():
     (nor the registry that names them): they get their plug-in parts handed to them."""
     out = run_python("""
         import sys
-        import raycil.learner, raycil.phases, raycil.memory.budget, raycil.memory.codec
+        import raycil.learner.learner, raycil.learner.phases, raycil.memory.budget, raycil.memory.codec
         import raycil.memory.selection, raycil.memory.service, raycil.memory.store
         print(" ".join(sorted(m for m in sys.modules if m.startswith("raycil."))))
     """)
     loaded = out.split()
-    assert "raycil.learner" in loaded and "raycil.memory.store" in loaded
-    assert not [m for m in loaded if m.startswith(PLUGIN_PACKAGES) or m == "raycil.plugins"], loaded
+    assert "raycil.learner.learner" in loaded and "raycil.memory.store" in loaded
+    assert not [m for m in loaded if m.startswith(PLUGIN_PACKAGES) or m == "raycil.plugins.registry"], loaded
 
 
 def test_every_module_imports_on_its_own():

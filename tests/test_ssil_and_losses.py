@@ -6,7 +6,7 @@ from smoke_helpers import smoke_config
 from raycil.config import ConfigError
 from raycil.data.protocol import phase_contexts
 from raycil.methods.losses import kd_loss, separated_softmax_loss, task_wise_kd_loss
-from raycil.plugins import make_learner
+from raycil.plugins.assembly import make_learner
 
 
 def test_new_class_samples_put_zero_gradient_on_old_logits():

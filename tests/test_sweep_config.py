@@ -11,8 +11,9 @@ import yaml
 from sweep_helpers import TINY
 
 from raycil.config import ConfigError
-from raycil.sweep import check_outputs, main, plan_record
-from raycil.sweep_config import plan_sweep
+from raycil.sweep.cli import main
+from raycil.sweep.outputs import check_outputs, plan_record
+from raycil.sweep.plan import plan_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,8 +115,9 @@ BAD = [
     ({"objective": {"metric": "accuracy"}}, "objective.metric: 'accuracy' is not allowed"),
     ({"seeds": [1, 1]}, "seeds must be distinct"),
     ({"search_space": {"seed": [1, 2]}}, "search_space.seed: not sweepable"),
-    ({"search_space": {"mnemonics.lr": [0.5, 0.6]}}, "search_space.mnemonics.lr: needs Mnemonics"),
-    ({"variants": {"m": {"method.name": "mfgr"}}}, "variants.m.method.name: needs MFGR"),
+    ({"search_space": {"mnemonics.epochz": [5, 6]}},
+     "search_space.mnemonics.epochz: unknown key (did you mean 'epochs'?)"),
+    ({"variants": {"m": {"method.name": "mfgr"}}}, "variants.m: method.name: 'mfgr' is not allowed"),
     ({"search_space": {"cim.taus": [0.5, 0.6]}}, "search_space.cim.taus: unknown key (did you mean 'tau'?)"),
     ({"extends": "missing.yaml"}, "extends: config file"),
     ({"experiment": {**TINY, "device": "cuda"}}, "resources.gpu: 0, but the experiment asks for device"),
@@ -215,7 +217,7 @@ def test_relative_data_paths_are_resolved_where_the_sweep_was_started(tmp_path, 
 
 
 def test_asha_by_default_rungs_from_the_first_incremental_phase(tmp_path):
-    from raycil.sweep import scheduler
+    from raycil.sweep.tuner import scheduler
 
     path = sweep_file(tmp_path, experiment={**TINY, "dataset": {**TINY["dataset"], "num_classes": 10},
                                             "protocol": {"kind": "lfs", "num_phases": 10}},

@@ -22,17 +22,11 @@ import ray
 from sweep_helpers import reference_phases, result_lines, same_metrics, write_sweep
 
 from raycil.run import main as run_main
-from raycil.sweep import run_sweep
-from raycil.sweep_config import TrialSpec, plan_sweep
+from raycil.sweep.checkpoints import MANIFEST
+from raycil.sweep.plan import TrialSpec, plan_sweep
+from raycil.sweep.tuner import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def ray_address():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
 
 
 def trial_dirs(exp_dir: Path) -> dict[str, Path]:
@@ -129,7 +123,7 @@ def sweep_command(path: Path, address: str, *sets: str) -> list[str]:
 
 def checkpoints(exp: Path) -> int:
     """Phase checkpoints written so far (all trials)."""
-    return len(list(exp.glob("*/checkpoint_*/history.json")))
+    return len(list(exp.glob(f"*/checkpoint_*/{MANIFEST}")))
 
 
 def reported_phases(stdout: str) -> list[int]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import ray.cloudpickle as cloudpickle
 
-from raycil import tune_state
 from raycil.config import ConfigError
+from raycil.sweep import tune_state
 
 STAMP = "2026-01-02_03-04-05"
 

@@ -10,7 +10,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from raycil.data.folder import DataError
 
@@ -20,6 +19,8 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the image
 
 def read_boxes(csv_path: Path) -> dict[str, Box]:
     """The file's rows by path; a DataError names the file and line of a malformed row."""
+    import pandas as pd  # only a tree with a boxes file needs it (a MemoryActor's imports stay small)
+
     try:
         table = pd.read_csv(csv_path, dtype={"path": str})
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:

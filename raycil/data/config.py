@@ -9,13 +9,15 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from raycil.data import files
 from raycil.data.folder import class_names, first_image_side, resolve_class_order
-from raycil.data.registry import dataset_num_classes, fixed_image_size, native_num_classes
 from raycil.data.synthetic import MAX_CLASSES
 from raycil.schema import Seed, Strict
 
 DatasetName = Literal["synthetic", "imagefolder", "cifar100", "imagenet100", "imagenet1000", "food101"]
 FILE_DATASETS = ("imagefolder", "cifar100", "imagenet100", "imagenet1000", "food101")
+LARGE_INPUT = 224  # the network's input side for file images (CIM Table S2's crop)
+FIXED_CLASSES = {"cifar100": 100, "imagenet100": 100, "imagenet1000": 1000, "food101": 101}
 
 
 class DatasetConfig(Strict):
@@ -24,7 +26,7 @@ class DatasetConfig(Strict):
     once into ``cache_dir`` (where the generated data is also kept once drawn: see
     :mod:`raycil.data.generated`); ``boxes``: a CSV of true boxes (path,x0,y0,x1,y1). ``num_classes``
     of a file dataset is its own (a given one must agree). ``class_order``: label ids, or a
-    tree's class names. ``augment``: see :func:`raycil.data.registry.augmentation`."""
+    tree's class names. ``augment``: see :func:`augmentation`."""
 
     name: DatasetName = "synthetic"
     root: str | None = None
@@ -87,3 +89,39 @@ class DatasetConfig(Strict):
 
 def _is_dir(root: Any) -> bool:
     return isinstance(root, str) and Path(os.path.expanduser(root)).is_dir()
+
+
+def native_num_classes(name: str, root: str | None) -> int | None:
+    """The classes a dataset has of itself (a tree: its class folders), None for the generated data."""
+    if name == "imagefolder":
+        assert root is not None
+        return len(class_names(root))
+    if name in ("imagenet100", "imagenet1000") and root is not None:
+        return len(files.imagenet_classes(root, subset_100=name == "imagenet100"))  # refuses other trees
+    return FIXED_CLASSES.get(name)
+
+
+def dataset_num_classes(cfg: DatasetConfig) -> int:
+    return native_num_classes(cfg.name, cfg.root) or cfg.num_classes
+
+
+def fixed_image_size(cfg: DatasetConfig) -> int | None:
+    """The side of the dataset's square images, or None for variable-size file images."""
+    return {"synthetic": cfg.image_size, "imagefolder": cfg.image_size, "cifar100": 32}.get(cfg.name)
+
+
+def input_size(cfg: DatasetConfig) -> int:
+    """The side of the network's square input: the fixed image size, or the 224 px crop of
+    file images (Table S2 transforms)."""
+    return fixed_image_size(cfg) or LARGE_INPUT
+
+
+def augmentation(cfg: DatasetConfig) -> str:
+    """``dataset.augment`` resolved: ``auto`` is pad-crop-flip for small images (and always for
+    the generated data and CIFAR-100, as the papers train them), Table S2's resized crop for an
+    image folder of 64 px or more, and Table S2 for ImageNet / Food-101 files."""
+    if cfg.augment != "auto":
+        return cfg.augment
+    if fixed_image_size(cfg) is None or (cfg.name == "imagefolder" and cfg.image_size >= 64):
+        return "resized_crop"
+    return "pad_crop_flip"

@@ -57,7 +57,6 @@ class ImageSet:
         return self.subset(np.flatnonzero(np.isin(self.labels, np.asarray(list(classes)))))
 
 
-
 class ChainedImages(Sequence):
     """Two image sequences read as one (file images followed by decoded exemplars)."""
 

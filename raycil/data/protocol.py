@@ -1,16 +1,26 @@
-"""Class order and phase splits (DESIGN.md "class order"; LFS / LFH protocols of CIM §5.1), and
-the :class:`PhaseContext` every part of a run receives: which phase this is and which classes
-are new in it."""
+"""Class order and phase splits (docs/concepts.md "class order"; LFS / LFH protocols of CIM §5.1),
+the ``protocol`` settings section, and the :class:`PhaseContext` every part of a run receives:
+which phase this is and which classes are new in it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-if TYPE_CHECKING:
-    from raycil.config import ProtocolConfig
+from raycil.schema import Strict
+
+
+class ProtocolConfig(Strict):
+    """The ``protocol`` section: LFS, N equal phases; LFH, half of the classes first, then N
+    phases; custom, ``first`` classes then ``increment`` per phase."""
+
+    kind: Literal["lfs", "lfh", "custom"] = "lfs"
+    num_phases: int = Field(5, ge=1)
+    first: int | None = Field(None, ge=1)
+    increment: int | None = Field(None, ge=1)
 
 
 def class_order(num_classes: int, seed: int = 1993, explicit: list[int] | None = None) -> np.ndarray:

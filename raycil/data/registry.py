@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from raycil.data import files, generated, synthetic
+from raycil.data.config import DatasetConfig, augmentation, dataset_num_classes, fixed_image_size
 from raycil.data.folder import class_names, resolve_class_order
 from raycil.data.imageset import ImageSet
 from raycil.data.protocol import class_order, remap_labels
-
-if TYPE_CHECKING:
-    from raycil.data.config import DatasetConfig
-
-LARGE_INPUT = 224  # the network's input side for file images (CIM Table S2's crop)
-FIXED_CLASSES = {"cifar100": 100, "imagenet100": 100, "imagenet1000": 1000, "food101": 101}
 
 
 @dataclass
@@ -26,42 +20,6 @@ class Dataset:
     test: ImageSet
     image_size: int | None  # None: variable-size file images with Table S2 transforms
     augment: str = "pad_crop_flip"  # of fixed-size images in training: see augmentation()
-
-
-def native_num_classes(name: str, root: str | None) -> int | None:
-    """The classes a dataset has of itself (a tree: its class folders), None for the generated data."""
-    if name == "imagefolder":
-        assert root is not None
-        return len(class_names(root))
-    if name in ("imagenet100", "imagenet1000") and root is not None:
-        return len(files.imagenet_classes(root, subset_100=name == "imagenet100"))  # refuses other trees
-    return FIXED_CLASSES.get(name)
-
-
-def dataset_num_classes(cfg: DatasetConfig) -> int:
-    return native_num_classes(cfg.name, cfg.root) or cfg.num_classes
-
-
-def fixed_image_size(cfg: DatasetConfig) -> int | None:
-    """The side of the dataset's square images, or None for variable-size file images."""
-    return {"synthetic": cfg.image_size, "imagefolder": cfg.image_size, "cifar100": 32}.get(cfg.name)
-
-
-def input_size(cfg: DatasetConfig) -> int:
-    """The side of the network's square input: the fixed image size, or the 224 px crop of
-    file images (Table S2 transforms)."""
-    return fixed_image_size(cfg) or LARGE_INPUT
-
-
-def augmentation(cfg: DatasetConfig) -> str:
-    """``dataset.augment`` resolved: ``auto`` is pad-crop-flip for small images (and always for
-    the generated data and CIFAR-100, as the papers train them), Table S2's resized crop for an
-    image folder of 64 px or more, and Table S2 for ImageNet / Food-101 files."""
-    if cfg.augment != "auto":
-        return cfg.augment
-    if fixed_image_size(cfg) is None or (cfg.name == "imagefolder" and cfg.image_size >= 64):
-        return "resized_crop"
-    return "pad_crop_flip"
 
 
 def label_order(cfg: DatasetConfig) -> np.ndarray:
@@ -103,8 +61,6 @@ def _load_raw(cfg: DatasetConfig) -> tuple[ImageSet, ImageSet, int | None]:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(cfg_json: str) -> Dataset:
-    from raycil.data.config import DatasetConfig
-
     cfg = DatasetConfig.model_validate_json(cfg_json)
     train, test, size = _load_raw(cfg)
     order = label_order(cfg)

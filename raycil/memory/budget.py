@@ -1,4 +1,4 @@
-"""Budget accounting in memory units (DESIGN.md): one unit = the storage of one original image."""
+"""Budget accounting in memory units (docs/concepts.md): one unit = the storage of one original image."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 makes it.
 
 A codec turns a selected candidate image into a stored record (an :class:`Exemplar`); the record
-says what it costs in memory units (one unit = the bytes of one original image, DESIGN.md) and
+says what it costs in memory units (one unit = the bytes of one original image, docs/concepts.md) and
 decodes back to an image. The memory is built with one codec, chosen from the config: raw images
 (:class:`RawCodec`, the default) or a plug-in's (CIM's compressed exemplars, MRDC's JPEG bytes).
 The learner describes each new class's candidates with a typed :class:`Candidates` record: the

@@ -10,7 +10,7 @@ from raycil.schema import Strict
 
 
 class MemoryConfig(Strict):
-    """Budget in memory units (DESIGN.md): fixed = M units in total, growing = m units per class."""
+    """Budget in memory units (docs/concepts.md): fixed = M units in total, growing = m units per class."""
 
     mode: Literal["fixed", "growing", "none"] = "fixed"
     budget: float = Field(200, ge=0)

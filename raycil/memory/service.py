@@ -3,7 +3,7 @@
 It reads the new classes' training images itself (the dataset is deterministic from the
 config), so the learner sends only each class's :class:`~raycil.memory.codec.Candidates`
 (embeddings and codec arguments), never images, across actors. It is built with the codec the
-config chooses (``raycil.plugins.exemplar_codec``) and names no plug-in.
+config chooses (``raycil.plugins.assembly.exemplar_codec``) and names no plug-in.
 
 Besides exemplars it may keep one generator's weights (MFGR's memory: what a plug-in recorded
 from the old network), serve them to the learner at the next phase, checkpoint them, and report
@@ -19,23 +19,28 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from raycil.data.config import input_size
 from raycil.data.protocol import PhaseContext
-from raycil.data.registry import input_size, load_dataset
+from raycil.data.registry import load_dataset
 from raycil.memory.budget import Budget
 from raycil.memory.codec import Candidates, ExemplarCodec
 from raycil.memory.store import ExemplarMemory, Exemplars
 from raycil.seeding import phase_seed
 
 if TYPE_CHECKING:
+    import torch
+
     from raycil.data.config import DatasetConfig
     from raycil.memory.config import MemoryConfig
-    from raycil.seam import GeneratorState
+
+# a generator's weights (its state dict), as the memory keeps them: torch tensors, which only a
+# plug-in that records a generator (MFGR) puts here, so the memory itself never imports torch
+GeneratorState = dict[str, "torch.Tensor"]
 
 
 class MemoryService:
     """Built from the experiment's ``dataset`` and ``memory`` sections, its seed and the codec
-    (not the whole experiment: its schema imports the methods, so torch; see
-    :mod:`raycil.memory_actor`)."""
+    (not the whole experiment; see :mod:`raycil.sweep.actors`)."""
 
     def __init__(self, dataset: DatasetConfig, memory: MemoryConfig, seed: int, codec: ExemplarCodec[Any]):
         self.dataset, self.seed = dataset, seed

@@ -2,7 +2,7 @@
 
 Each class keeps an ordered list of exemplars (selection priority first); when new classes
 arrive under a fixed budget, every old class keeps the longest prefix that fits its new share
-(class-balanced shrinking). An exemplar's cost is in memory units (DESIGN.md): a raw exemplar
+(class-balanced shrinking). An exemplar's cost is in memory units (docs/concepts.md): a raw exemplar
 costs one unit, a compressed one (CIM, MRDC) its bytes over the original's, so the same budget
 holds more of them.
 """

@@ -23,26 +23,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
 from raycil.data.protocol import PhaseContext
 from raycil.methods.base import Method
+from raycil.methods.settings import DerConfig
 from raycil.models.expandable import ExpandableNet
-from raycil.schema import Strict, scaled_epochs
-
-
-class DerConfig(Strict):
-    """``method.der``: auxiliary-loss weight, and the classifier re-training stage on the
-    balanced memory: ⌈ratio x ``train.epochs``⌉ epochs, 0 turns it off (official code: 30 epochs
-    for 170 of training, lr 0.1, softmax temperature 5)."""
-
-    aux_weight: float = Field(1.0, ge=0)
-    retrain_epoch_ratio: float = Field(30 / 170, ge=0)
-    retrain_lr: float = Field(0.1, gt=0)
-    retrain_temperature: float = Field(5.0, gt=0)
-
-    def retrain_epochs(self, train_epochs: int) -> int:
-        return scaled_epochs(self.retrain_epoch_ratio, train_epochs)
 
 
 def aux_targets(y: torch.Tensor, known: int) -> torch.Tensor:
@@ -51,8 +36,7 @@ def aux_targets(y: torch.Tensor, known: int) -> torch.Tensor:
 
 
 class DER(Method):
-    name = "der"
-    settings = DerConfig
+    settings: DerConfig
 
     def build_model(self) -> ExpandableNet:
         return ExpandableNet([self.backbone()])
@@ -69,7 +53,7 @@ class DER(Method):
         out = learner.model(x)
         loss = F.cross_entropy(out["logits"][:, : ctx.total], y)
         if "aux_logits" in out:
-            loss = loss + self.cfg.method.der.aux_weight * F.cross_entropy(
+            loss = loss + self.settings.aux_weight * F.cross_entropy(
                 out["aux_logits"], aux_targets(y, ctx.known))
         return loss
 
@@ -81,7 +65,7 @@ class DER(Method):
         net.set_aux(None)  # H_a only serves the representation learning stage
         net.freeze_backbones(keep_last=False)
         images, labels = exemplars
-        d: DerConfig = self.cfg.method.der
+        d = self.settings
         if len(labels):
             learner.fit(learner.batches(images, labels, train=True), d.retrain_epochs(self.cfg.train.epochs),
                         d.retrain_lr, lambda x, y: F.cross_entropy(

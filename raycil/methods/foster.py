@@ -31,34 +31,21 @@ with the teacher: raise ``compression_epoch_ratio`` (see tests/test_methods_stro
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
 from raycil.data.protocol import PhaseContext
 from raycil.methods.base import Method
 from raycil.methods.losses import kd_loss
-from raycil.models import GrowingLinear
+from raycil.methods.settings import FosterConfig
 from raycil.models.expandable import ExpandableNet
-from raycil.schema import Strict, scaled_epochs
+from raycil.models.network import GrowingLinear
 
-
-class FosterConfig(Strict):
-    """``method.foster``: the PyCIL defaults the CIM paper inherits: β1 / β2 of the
-    effective-number class weights for boosting / compression, old-logit KD weight λ_okd, and
-    compression epochs = ⌈ratio x ``train.epochs``⌉ (130 for 170 boosting epochs). The KD
-    temperature is ``method.kd_temperature`` (T = 2)."""
-
-    beta1: float = Field(0.96, gt=0, lt=1)
-    beta2: float = Field(0.97, gt=0, lt=1)
-    okd_weight: float = Field(1.0, ge=0)
-    compression_epoch_ratio: float = Field(130 / 170, gt=0)
-
-    def compression_epochs(self, train_epochs: int) -> int:
-        return scaled_epochs(self.compression_epoch_ratio, train_epochs)
+if TYPE_CHECKING:
+    from raycil.experiment import Experiment
 
 
 def effective_number_weights(counts: np.ndarray, beta: float) -> torch.Tensor:
@@ -82,11 +69,10 @@ def balanced_kd(student: torch.Tensor, teacher: torch.Tensor, temperature: float
 
 
 class FOSTER(Method):
-    name = "foster"
-    settings = FosterConfig
+    settings: FosterConfig
 
-    def __init__(self, cfg, image_size):
-        super().__init__(cfg, image_size)
+    def __init__(self, cfg: Experiment, image_size: int | None, settings: FosterConfig | None = None):
+        super().__init__(cfg, image_size, settings)
         self.old_head: GrowingLinear | None = None
         self.weights: torch.Tensor | None = None
         self.boosted: ExpandableNet | None = None
@@ -106,7 +92,7 @@ class FOSTER(Method):
 
     def before_training(self, learner, ctx: PhaseContext, images: Any, labels: Any) -> None:
         if not ctx.is_first:
-            beta1 = self.cfg.method.foster.beta1
+            beta1 = self.settings.beta1
             self.weights = effective_number_weights(class_counts(labels, ctx.total), beta1).to(learner.device)
 
     def loss(self, learner, x, y, ctx: PhaseContext) -> torch.Tensor:
@@ -119,7 +105,7 @@ class FOSTER(Method):
             old_logits = self.old_head(out["features"][:, : self.old_head.in_dim])
         return (F.cross_entropy(logits / self.weights, y)
                 + F.cross_entropy(out["aux_logits"], y)
-                + p.foster.okd_weight * kd_loss(logits[:, : ctx.known], old_logits, p.kd_temperature))
+                + self.settings.okd_weight * kd_loss(logits[:, : ctx.known], old_logits, p.kd_temperature))
 
     def after_training(self, learner, ctx: PhaseContext, images: Any, labels: Any) -> None:
         if not ctx.is_first:
@@ -135,7 +121,8 @@ class FOSTER(Method):
         student.expand(ctx.total - ctx.known)
         learner.model = student.to(learner.device)
         p = self.cfg.method
-        weights = effective_number_weights(class_counts(labels, ctx.total), p.foster.beta2).to(learner.device)
+        counts = class_counts(labels, ctx.total)
+        weights = effective_number_weights(counts, self.settings.beta2).to(learner.device)
 
         def distil(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
@@ -143,7 +130,7 @@ class FOSTER(Method):
             return balanced_kd(student(x)["logits"][:, : ctx.total], target, p.kd_temperature, weights)
 
         learner.fit(learner.batches(images, labels, train=True),
-                    p.foster.compression_epochs(self.cfg.train.epochs), self.cfg.train.lr, distil,
+                    self.settings.compression_epochs(self.cfg.train.epochs), self.cfg.train.lr, distil,
                     list(student.parameters()), desc="feature compression")
         self.boosted = teacher
 

@@ -5,7 +5,7 @@ cross-entropy over all seen classes + KD (T = 2) on the old classes' logits."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -13,12 +13,13 @@ import torch.nn.functional as F
 from raycil.data.protocol import PhaseContext
 from raycil.methods.base import DistillationMixin, Method
 
+if TYPE_CHECKING:
+    from raycil.experiment import Experiment
+
 
 class ICaRL(DistillationMixin, Method):
-    name = "icarl"
-
-    def __init__(self, cfg, image_size):
-        super().__init__(cfg, image_size)
+    def __init__(self, cfg: Experiment, image_size: int | None, settings: None = None):
+        super().__init__(cfg, image_size, settings)
         self.class_means: torch.Tensor | None = None
 
     def loss(self, learner, x, y, ctx: PhaseContext) -> torch.Tensor:

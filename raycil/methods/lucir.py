@@ -27,27 +27,13 @@ import math
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
 from raycil.data.protocol import PhaseContext
 from raycil.methods.base import DistillationMixin, Method
-from raycil.models import IncrementalNet
+from raycil.methods.settings import LucirConfig
 from raycil.models.activations import drop_last_relu
 from raycil.models.cosine import CosineLinear
-from raycil.schema import Strict
-
-
-class LucirConfig(Strict):
-    """``method.lucir``: LUCIR defaults for CIFAR: less-forget weight λ_base (λ = λ_base ·
-    sqrt(|C_o| / |C_n|)), margin m and number K of hard negatives of the margin ranking loss;
-    weight imprinting of the new classes and the backbone's last ReLU (off, as in LUCIR's code)."""
-
-    lambda_base: float = Field(5.0, ge=0)
-    margin: float = Field(0.5, ge=0)
-    hard_negatives: int = Field(2, ge=1)
-    margin_weight: float = Field(1.0, ge=0)
-    imprint: bool = True
-    last_relu: bool = False
+from raycil.models.network import IncrementalNet
 
 
 def less_forget_loss(features: torch.Tensor, old_features: torch.Tensor) -> torch.Tensor:
@@ -84,18 +70,17 @@ def imprint(learner, ctx: PhaseContext) -> None:
 
 
 class LUCIR(DistillationMixin, Method):
-    name = "lucir"
-    settings = LucirConfig
+    settings: LucirConfig
 
     def build_model(self) -> IncrementalNet:
         backbone = self.backbone()
-        if not self.cfg.method.lucir.last_relu:
+        if not self.settings.last_relu:
             drop_last_relu(backbone)
         return IncrementalNet(backbone, CosineLinear(backbone.out_dim))
 
     def before_phase(self, learner, ctx: PhaseContext) -> None:
         super().before_phase(learner, ctx)  # teacher = previous network, then grow the classifier
-        if self.cfg.method.lucir.imprint and not ctx.is_first:
+        if self.settings.imprint and not ctx.is_first:
             imprint(learner, ctx)
         learner.model.head.freeze_old()
 
@@ -106,7 +91,7 @@ class LUCIR(DistillationMixin, Method):
             return loss
         with torch.no_grad():
             old_features = self.teacher(x)["features"]
-        p: LucirConfig = self.cfg.method.lucir
+        p = self.settings
         lam = p.lambda_base * math.sqrt(ctx.known / (ctx.total - ctx.known))
         cosine = learner.model.head.cosine(out["features"])[:, : ctx.total]
         return (loss + lam * less_forget_loss(out["features"], old_features)

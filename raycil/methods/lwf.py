@@ -12,14 +12,7 @@ import torch.nn.functional as F
 
 from raycil.data.protocol import PhaseContext
 from raycil.methods.base import DistillationMixin, Method
-from raycil.schema import Strict
-
-
-class LwfConfig(Strict):
-    """``method.lwf``: ``adaptive``: MFGR Eq. 8's step-adaptive weighting of CE and KD
-    (off: CE + ``method.kd_weight`` x KD, the original LwF)."""
-
-    adaptive: bool = False
+from raycil.methods.settings import LwfConfig
 
 
 def step_weight(ctx: PhaseContext) -> float:
@@ -29,14 +22,12 @@ def step_weight(ctx: PhaseContext) -> float:
 
 
 class LwF(DistillationMixin, Method):
-    name = "lwf"
-    settings = LwfConfig
-    uses_memory = False
+    settings: LwfConfig
 
     def loss(self, learner, x, y, ctx: PhaseContext) -> torch.Tensor:
         logits = learner.model(x)["logits"]
         new_ce = F.cross_entropy(logits[:, ctx.known: ctx.total], y - ctx.known)
-        if self.cfg.method.lwf.adaptive:
+        if self.settings.adaptive:
             lam = step_weight(ctx)
             return (1 - lam) * new_ce + lam * self.distillation(logits, x, ctx)
         return new_ce + self.distillation(logits, x, ctx)

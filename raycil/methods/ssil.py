@@ -16,46 +16,32 @@ from typing import TYPE_CHECKING
 import torch
 
 from raycil.data.protocol import PhaseContext, phase_contexts
-from raycil.methods.base import DistillationMixin, Method
+from raycil.methods.base import DistillationMixin, Method, MethodHost
 from raycil.methods.losses import separated_softmax_loss, task_wise_kd_loss
-from raycil.schema import Strict
+from raycil.methods.settings import SsilConfig
 
 if TYPE_CHECKING:
-    from raycil.config import ExperimentConfig
-    from raycil.learner import Learner
-
-
-class SsilConfig(Strict):
-    """``method.ssil``: ``task_kd``: add the authors' code's task-wise KD (ICCV 2021 version;
-    off: the supplied paper's loss, Eq. 3 alone)."""
-
-    task_kd: bool = False
+    from raycil.experiment import Experiment
 
 
 class SSIL(DistillationMixin, Method):
-    name = "ssil"
-    settings = SsilConfig
+    settings: SsilConfig
 
-    def __init__(self, cfg: ExperimentConfig, image_size: int | None):
-        super().__init__(cfg, image_size)
+    def __init__(self, cfg: Experiment, image_size: int | None, settings: SsilConfig | None = None):
+        super().__init__(cfg, image_size, settings)
         self.old_tasks: list[range] = []
 
-    @classmethod
-    def check(cls, cfg: ExperimentConfig) -> None:
-        if cfg.train.replay_batch_size < 1:
-            raise ValueError("train.replay_batch_size must be >= 1 for method 'ssil' "
-                             "(SS-IL needs replay batches)")
 
-    def before_phase(self, learner: Learner, ctx: PhaseContext) -> None:
+    def before_phase(self, learner: MethodHost, ctx: PhaseContext) -> None:
         """Keep the previous network (the KD teacher) and the class ranges of the earlier tasks."""
         super().before_phase(learner, ctx)
         contexts = phase_contexts(self.cfg.protocol, self.cfg.num_classes)
         self.old_tasks = [c.new_classes for c in contexts if c.total <= ctx.known]
 
-    def loss(self, learner: Learner, x: torch.Tensor, y: torch.Tensor, ctx: PhaseContext) -> torch.Tensor:
+    def loss(self, learner: MethodHost, x: torch.Tensor, y: torch.Tensor, ctx: PhaseContext) -> torch.Tensor:
         logits = learner.model(x)["logits"]
         loss = separated_softmax_loss(logits, y, ctx.known, ctx.total)
-        if self.cfg.method.ssil.task_kd and self.teacher is not None:
+        if self.settings.task_kd and self.teacher is not None:
             with torch.no_grad():
                 old = self.teacher(x)["logits"]
             m = self.cfg.method

@@ -21,13 +21,7 @@ from torch import nn
 
 from raycil.data.protocol import PhaseContext
 from raycil.methods.base import DistillationMixin, Method
-from raycil.schema import Strict
-
-
-class WaConfig(Strict):
-    """``method.wa``: clip the classifier weights to be non-negative after every step."""
-
-    clip_weights: bool = True
+from raycil.methods.settings import WaConfig
 
 
 @torch.no_grad()
@@ -41,8 +35,7 @@ def align_weights(weight: torch.Tensor, known: int, total: int) -> float:
 
 
 class WA(DistillationMixin, Method):
-    name = "wa"
-    settings = WaConfig
+    settings: WaConfig
 
     def loss(self, learner, x, y, ctx: PhaseContext) -> torch.Tensor:
         logits = learner.model(x)["logits"]
@@ -53,7 +46,7 @@ class WA(DistillationMixin, Method):
         return (1 - lam) * ce + lam * self.distillation(logits, x, ctx)
 
     def after_step(self, model: nn.Module) -> None:
-        if self.cfg.method.wa.clip_weights:
+        if self.settings.clip_weights:
             model.head.weight.data.clamp_(min=0)
 
     def after_training(self, learner, ctx: PhaseContext, images, labels) -> None:

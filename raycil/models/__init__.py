@@ -1,6 +1,4 @@
-"""Backbones and incremental classifier heads."""
-
-from raycil.models.backbones import build_backbone
-from raycil.models.network import GrowingLinear, IncrementalNet
-
-__all__ = ["build_backbone", "GrowingLinear", "IncrementalNet"]
+"""Networks: backbones (:mod:`~raycil.models.backbones`), the incremental network and its growing
+head (:mod:`~raycil.models.network`), cosine heads, expandable multi-backbone networks, activation
+slots, weight transfer, and the ``model`` settings (:mod:`~raycil.models.config`, importable
+without torch)."""

@@ -5,7 +5,7 @@ and at the end of every sweep):
   every reported metric, the accuracy matrix row ``group{g}_acc``, the phase's start and end
   times, the trial's Tune status);
 - ``summary.csv`` / ``summary.md``: per variant and setting, mean and 95% t-interval over seeds of
-  the DESIGN.md metrics, paper-style tables, paired differences to the first variant, and the
+  the metrics of docs/concepts.md, paper-style tables, paired differences to the first variant, and the
   suspicious seeds (``flags``);
 - ``optuna.db``: an Optuna study holding every trial (``study``);
 - ``plots/``: PNG and SVG (``plots``); ``report.html``: all of it in one offline page (``html``).

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from raycil.sweep_config import SweepConfig
+from raycil.sweep.settings import SweepConfig
 
 # Tune's bookkeeping in a result line; its clock becomes the phase's start and end times
 TUNE_KEYS = {"config", "timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date",
@@ -135,7 +135,7 @@ def load_experiment(exp_dir: str | Path) -> Experiment:
 def _with_defaults(base: dict[str, Any]) -> dict[str, Any]:
     """The base experiment with the schema's defaults filled in (as saved where it no longer
     validates here, e.g. a dataset folder of another machine)."""
-    from raycil.config import ExperimentConfig
+    from raycil.config.composed import ExperimentConfig
 
     try:
         return ExperimentConfig.model_validate(base).model_dump(mode="json")

@@ -14,7 +14,7 @@ import optuna
 import pandas as pd
 
 from raycil.report.loading import Experiment
-from raycil.sweep_config import ParamSpec, plain
+from raycil.sweep.settings import ParamSpec, plain
 
 ATTRS = ("variant", "seed", "avg_inc_acc", "last_acc", "forgetting")
 # PED-ANOVA compares the best 10% of the complete trials with all of them: below ten there is

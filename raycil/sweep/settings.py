@@ -1,0 +1,251 @@
+"""Sweep YAML: a base experiment, named variants, a search space and seeds, expanded into
+validated trial configs before Ray starts (:mod:`raycil.sweep.plan`).
+
+    name: ssil_replay
+    extends: ../configs/finetune.yaml       # base experiment file (its same-named profile too)
+    experiment: {method: {name: ssil}}      # inline base experiment, merged over `extends`
+    variants: {baseline: {}, herding: {memory.selection: herding},   # ablation rows; a row may
+               LUCIR: {extends: ../configs/lucir.yaml}}             # start from its own file
+    search_space:                           # dotted experiment keys
+      train.replay_batch_size: {grid: [8, 16, 32]}
+      train.lr: {loguniform: [0.01, 0.1]}
+    seeds: [0, 1, 2]
+    objective: {metric: avg_inc_acc, mode: max}
+    search: {kind: grid, num_samples: 1, seed: 0}        # grid | random | optuna (TPE)
+    scheduler: {kind: asha}                              # fifo | asha (rungs in phases, from phase 2)
+    resources: {cpu: 1, gpu: 0}                          # per trial; fractional GPUs allowed
+    max_concurrent: 2
+    storage_path: runs/sweeps                            # outputs in storage_path/name
+    profiles: {smoke: {seeds: [0], train.epochs: 1}}
+
+Profile and ``--set`` keys whose first part is an experiment section (``train.epochs``) address
+the base experiment; the others address the sweep (``seeds``, ``search.num_samples``).
+
+This module is the file's schema; :mod:`raycil.sweep.plan` reads, routes and expands it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from raycil.schema import Seed, Strict
+
+Metric = Literal["avg_inc_acc", "last_acc", "forgetting", "avg_imbalance",
+                 "top1", "top5", "old_acc", "new_acc", "first_acc", "imbalance"]
+
+PARAM_KINDS = {
+    "grid": "a non-empty list of values, each tried",
+    "choice": "a non-empty list of values, one drawn per sample",
+    "uniform": "[low, high] with low < high",
+    "quniform": "[low, high, q] with low < high and q > 0",
+    "loguniform": "[low, high] with 0 < low < high",
+    "qloguniform": "[low, high, q] with 0 < low < high and q > 0",
+    "randint": "integers [low, high) with low < high",
+    "qrandint": "integers [low, high, q] (high included) with low < high and q > 0",
+    "lograndint": "integers [low, high) with 0 < low < high",
+}
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]*$")
+VARIANT_BASE = "extends"  # a variant key: the experiment file the row starts from
+
+
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, str | bool | int | float)
+
+
+def plain(v: Any) -> Any:
+    """NumPy scalars (Tune's samplers, pandas cells) as plain Python values (YAML/JSON friendly)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+class ParamSpec(BaseModel):
+    """One search-space entry: ``{kind: args}`` in YAML, or a bare list meaning ``{grid: list}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["grid", "choice", "uniform", "quniform", "loguniform", "qloguniform",
+                  "randint", "qrandint", "lograndint"]
+    args: list[Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, raw: Any) -> Any:
+        if isinstance(raw, list):
+            return {"kind": "grid", "args": raw}
+        if isinstance(raw, dict) and set(raw) == {"kind", "args"}:
+            return raw
+        if isinstance(raw, dict) and len(raw) == 1:
+            kind, args = next(iter(raw.items()))
+            if kind not in PARAM_KINDS:
+                raise ValueError(f"unknown distribution {kind!r}; allowed: {', '.join(PARAM_KINDS)}")
+            if not isinstance(args, list):
+                raise ValueError(f"{kind} takes {PARAM_KINDS[kind]} (got {args!r})")
+            return {"kind": kind, "args": args}
+        raise ValueError(f"expected {{distribution: arguments}} with one of {', '.join(PARAM_KINDS)} "
+                         f"(got {raw!r})")
+
+    @model_validator(mode="after")
+    def _check(self) -> ParamSpec:
+        kind, args, need = self.kind, self.args, PARAM_KINDS[self.kind]
+        if kind in ("grid", "choice"):
+            if not args or not all(_scalar(a) for a in args):
+                raise ValueError(f"{kind} takes {need} (got {args!r})")
+            return self
+        n = 3 if kind.startswith("q") else 2
+        integer = kind.endswith("randint")
+        ok = len(args) == n and all(isinstance(a, int if integer else int | float)
+                                    and not isinstance(a, bool) for a in args)
+        if ok:
+            low, high = args[0], args[1]
+            ok = low < high and (not kind.startswith(("log", "qlog")) or low > 0) and (n == 2 or args[2] > 0)
+        if not ok:
+            raise ValueError(f"{kind} takes {need} (got {args!r})")
+        return self
+
+    def domain(self) -> Any:
+        """The Ray Tune domain (its samplers draw random values; OptunaSearch converts it)."""
+        from ray import tune
+
+        if self.kind == "grid":
+            return tune.grid_search(self.args)
+        if self.kind == "choice":
+            return tune.choice(self.args)
+        return getattr(tune, self.kind)(*self.args)
+
+    def probe_values(self) -> list[Any]:
+        """Values that validate the entry up front: every listed value, or both range ends."""
+        if self.kind in ("grid", "choice"):
+            return list(self.args)
+        low, high = self.args[0], self.args[1]
+        return [low, high - 1 if self.kind in ("randint", "lograndint") else high]
+
+
+class Objective(Strict):
+    metric: Metric = "avg_inc_acc"
+    mode: Literal["max", "min"] = "max"
+
+
+class Search(Strict):
+    kind: Literal["grid", "random", "optuna"] = "grid"
+    num_samples: int = Field(1, ge=1)
+    seed: int = Field(0, ge=0, lt=2**32)  # Optuna's sampler seed (a NumPy RandomState's range)
+
+
+class Scheduler(Strict):
+    """``fifo`` runs every trial to its last phase; ``asha`` (Li et al. 2020) stops weak ones at
+    rungs counted in phases: grace_period, grace_period x reduction_factor, ... By default the
+    first rung is phase 2, the first incremental phase: after phase 1 the memory is empty and
+    every setting that acts on old classes or replay ties. The reduction factor is Tune's (and
+    the ASHA paper's) 4: a quarter of the trials reaching a rung go on."""
+
+    kind: Literal["fifo", "asha"] = "fifo"
+    grace_period: int = Field(2, ge=1)
+    reduction_factor: float = Field(4.0, gt=1)
+    brackets: int = Field(1, ge=1)
+
+
+class Resources(Strict):
+    """Per trial: ``cpu`` in total (the trial's driver and MemoryActor take ``driver_cpu`` and
+    ``memory_cpu`` of it, the LearnerActor the rest) and ``gpu`` for the LearnerActor."""
+
+    cpu: float = Field(1.0, gt=0)
+    gpu: float = Field(0.0, ge=0)
+    memory_cpu: float = Field(0.1, gt=0)
+    driver_cpu: float = Field(0.05, gt=0)
+
+    @model_validator(mode="after")
+    def _check_split(self) -> Resources:
+        if self.learner_cpu <= 0:
+            raise ValueError(f"resources.cpu ({self.cpu}) must exceed memory_cpu + driver_cpu "
+                             f"({self.memory_cpu + self.driver_cpu:g}): the LearnerActor needs a share")
+        if self.gpu > 1 and self.gpu != int(self.gpu):
+            raise ValueError(f"resources.gpu: {self.gpu} is allowed below 1 or as a whole number")
+        return self
+
+    @property
+    def learner_cpu(self) -> float:
+        return round(self.cpu - self.memory_cpu - self.driver_cpu, 6)
+
+    @property
+    def learner_threads(self) -> int:
+        """The most torch threads the LearnerActor's CPUs carry (one per CPU, at least one)."""
+        return max(1, int(round(self.learner_cpu)))
+
+
+class SweepConfig(Strict):
+    name: str = "sweep"
+    extends: str | None = None
+    experiment: dict[str, Any] = Field(default_factory=dict)
+    variants: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    search_space: dict[str, ParamSpec] = Field(default_factory=dict)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
+    objective: Objective = Field(default_factory=Objective)
+    search: Search = Field(default_factory=Search)
+    scheduler: Scheduler = Field(default_factory=Scheduler)
+    resources: Resources = Field(default_factory=Resources)
+    max_concurrent: int | None = Field(None, ge=1)
+    max_failures: int = Field(3, ge=0)
+    storage_path: str = "runs/sweeps"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME.match(v):
+            raise ValueError(f"{v!r} must be a file-name-safe word (letters, digits, _ . + = -)")
+        return v
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, v: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
+        for name in v:
+            if not NAME.match(str(name)):
+                raise ValueError(f"variant name {name!r} must be a file-name-safe word")
+        return {str(k): flatten(o or {}) for k, o in v.items()}
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct (got {v})")
+        return v
+
+    @model_validator(mode="after")
+    def _check_search(self) -> SweepConfig:
+        for key in self.search_space:
+            if key in ("seed", "name"):
+                raise ValueError(f"search_space.{key}: not sweepable (list seeds under seeds:)")
+        grids = [k for k, s in self.search_space.items() if s.kind == "grid"]
+        ranges = [k for k, s in self.search_space.items() if s.kind != "grid"]
+        kind = self.search.kind
+        if kind == "grid" and ranges:
+            raise ValueError(f"search_space.{ranges[0]}: a {self.search_space[ranges[0]].kind} entry needs "
+                             "search.kind random or optuna (grid search takes only grid: [values])")
+        if kind == "grid" and self.search.num_samples != 1:
+            raise ValueError("search.num_samples: grid search runs each grid point once per seed; "
+                             "repeat with seeds: instead")
+        if kind == "optuna":
+            if grids:
+                raise ValueError(f"search_space.{grids[0]}: grid entries cannot be searched by Optuna; "
+                                 "use choice: [values]")
+            if not ranges:
+                raise ValueError("search.kind optuna needs a search_space to search")
+            if len(self.variants) > 1 or len(self.seeds) > 1:
+                raise ValueError("search.kind optuna: TPE proposes one setting per trial, so use one "
+                                 "seed and at most one variant (repeat settings with kind random)")
+        return self
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"epochs": 3}}`` to ``{"train.epochs": 3}`` (keys already dotted stay)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, dotted + "."))  # an empty section sets nothing
+        else:
+            out[dotted] = value
+    return out
+
+
