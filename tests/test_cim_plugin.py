@@ -110,6 +110,7 @@ def test_inner_step_fixes_the_classifier_unless_asked_and_phi_still_learns(class
     assert any(float(g.abs().sum()) > 0 for g in grads)  # μ = μ′ = 0: only through θ⁺
 
 
+@pytest.mark.slow
 def test_phi_update_moves_only_phi_and_keeps_batch_norm_statistics():
     cfg = smoke_config(cim={"boxes": "cim"})
     learner = make_learner(cfg)
@@ -230,6 +231,7 @@ def test_table3_file_expands_the_eleven_rows_in_order():
     assert {paper.experiment_config(t).method.name for t in paper.trials} == {"foster"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["foster", "der", "lucir"])
 def test_cim_plugs_into_the_strong_baselines_through_the_memory(method):
     cfg = smoke_config(method={"name": method}, cim={"boxes": "cim", "artifact_aug": True},

@@ -16,6 +16,8 @@ from raycil import report
 from raycil.sweep.plan import plan_sweep
 from raycil.sweep.tuner import run_sweep
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 VOLATILE = ["trial_id", "status", "train_seconds", "images_per_s", "learner_node", "started_at",
             "ended_at"]

@@ -37,6 +37,7 @@ def same(a: float, b: float) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
 
 
+@pytest.mark.slow
 def test_a_tree_of_the_generated_images_gives_the_generated_runs_metrics(tmp_path):
     """PNG files of the built-in data, with their boxes in a CSV: the same metrics, phase by
     phase, as the arrays themselves, CIM's box IoUs against the file's boxes included."""

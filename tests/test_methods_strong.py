@@ -139,6 +139,7 @@ def foster_state(learner: Learner) -> dict[str, Any]:
     return {"backbones": len(learner.model.backbones), "boosted": learner.method.boosted}
 
 
+@pytest.mark.slow
 def test_foster_compression_keeps_the_boosted_accuracy_in_one_backbone():
     """A small run with enough training to measure: after every compression the network has one
     backbone again and its accuracy is within a few points of the two-module teacher's. The run

@@ -133,6 +133,7 @@ def test_time_left_lines_of_a_sweep_and_its_resume(capsys):
     assert "(in 6 min 40 s; 1/4 trials done; sweep ~40 min left)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_real_sweep_prints_lines_inside_phases_and_the_time_left(tmp_path, ray_local, capsys):
     path = write_sweep(tmp_path, "live", seeds=[0])
     plan = plan_sweep(path, overrides={"train.epochs_first": 30, "train.epochs": 30})

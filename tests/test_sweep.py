@@ -38,6 +38,7 @@ def watch_actor_names(api: str, seen: set[str], stop: threading.Event) -> None:
         time.sleep(0.3)
 
 
+@pytest.mark.slow
 def test_small_asha_sweep_outputs_optuna_round_trip_and_named_actors(tmp_path, ray_local):
     strong = {"train.epochs_first": 20, "train.epochs": 20}
     weak = {"train.epochs_first": 0, "train.epochs": 0}  # untrained: chance accuracy
@@ -114,6 +115,7 @@ def test_small_asha_sweep_outputs_optuna_round_trip_and_named_actors(tmp_path, r
     assert len(optuna.load_study(study_name="small", storage=report.optuna_url(exp)).trials) == 4
 
 
+@pytest.mark.slow
 def test_optuna_search_study_is_the_live_one_with_every_trial(tmp_path, ray_local):
     space = {"train.lr": {"loguniform": [0.01, 0.2]}, "train.momentum": {"uniform": [0.5, 0.95]}}
     path = write_sweep(tmp_path, "tpe", search_space=space, search={"kind": "optuna", "num_samples": 2},

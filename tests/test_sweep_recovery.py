@@ -26,6 +26,8 @@ from raycil.sweep.checkpoints import MANIFEST
 from raycil.sweep.plan import TrialSpec, plan_sweep
 from raycil.sweep.tuner import run_sweep
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
