@@ -72,7 +72,8 @@ class Learner:
         check_precision(self.device, self.precision)
         spec = METHODS[cfg.method.name]
         self.trains_on_all_seen = spec.trains_on_all_seen
-        self.method = spec.method_class()(cfg, self.data.image_size, getattr(cfg.method, spec.name, None))
+        settings = getattr(cfg.method, spec.name) if spec.settings is not None else None  # method.<name>
+        self.method = spec.method_class()(cfg, self.data.image_size, settings)
         seed_everything(cfg.seed)
         self.model: nn.Module = self.method.build_model().to(self.device)
         self.generator = torch.Generator()

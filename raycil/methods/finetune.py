@@ -4,17 +4,12 @@ memory-free, with cross-entropy over the new classes' logits only (old logits ma
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 
 from raycil.data.protocol import PhaseContext
 from raycil.methods.base import Method
 from raycil.methods.settings import FinetuneConfig
-
-if TYPE_CHECKING:
-    pass
 
 
 class FineTune(Method):

@@ -31,7 +31,6 @@ class SSIL(DistillationMixin, Method):
         super().__init__(cfg, image_size, settings)
         self.old_tasks: list[range] = []
 
-
     def before_phase(self, learner: MethodHost, ctx: PhaseContext) -> None:
         """Keep the previous network (the KD teacher) and the class ranges of the earlier tasks."""
         super().before_phase(learner, ctx)
