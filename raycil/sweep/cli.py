@@ -105,5 +105,6 @@ def refuse(err: Exception) -> int:
     print(f"raycil.sweep: error: {err}", file=sys.stderr)
     return 2
 
+
 if __name__ == "__main__":
     sys.exit(main())
