@@ -48,6 +48,17 @@ def wait_for(predicate, timeout: float = 180.0):
     raise TimeoutError("condition not reached")
 
 
+def finish(cmd: list[str], env: dict[str, str], timeout: float = 300.0) -> subprocess.CompletedProcess:
+    """Run a sweep command to its end; one that outlives ``timeout`` fails the test with the last
+    lines it printed (where it hung)."""
+    try:
+        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as err:
+        out = "\n".join(text.decode() if isinstance(text, bytes) else (text or "")
+                        for text in (err.stdout, err.stderr))
+        pytest.fail(f"{shlex.join(cmd)} ran past {timeout:g} s; it printed last:\n{out[-6000:]}")
+
+
 def test_killed_learner_actor_resumes_from_last_phase_with_same_metrics(tmp_path, ray_address):
     slow = {"train.epochs_first": 20, "train.epochs": 80, "protocol.num_phases": 3, "dataset.num_classes": 6}
     path = write_sweep(tmp_path, "kill_learner", variants={"ft": {}}, seeds=[3], max_failures=2)
@@ -104,8 +115,7 @@ def test_killed_driver_then_resume_runs_no_finished_trial_again(tmp_path, ray_ad
     # the kill may land while Tune copies its state into the sweep: tear it as such a kill would
     state = max(exp.glob("experiment_state-*.json"))
     state.write_bytes(state.read_bytes()[:100])
-    resumed = subprocess.run([*cmd, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True,
-                             timeout=300)
+    resumed = finish([*cmd, "--resume"], env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = trial_dirs(exp)
     assert (after[finished[0]] / "result.json").read_bytes() == before[finished[0]]
@@ -154,8 +164,7 @@ def test_resume_trains_no_finished_phase_again_when_tunes_snapshot_is_older(tmp_
         state.unlink()
     for state, text in snapshot.items():
         state.write_bytes(text)
-    resumed = subprocess.run([*cmd, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True,
-                             timeout=300)
+    resumed = finish([*cmd, "--resume"], env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert reported_phases(resumed.stdout) == [3]  # phases 1 and 2 were not trained again
     (trial,) = exp.glob("a_s1_*")
@@ -196,8 +205,7 @@ def test_an_interrupted_sweep_exits_with_the_signal_and_says_how_to_resume(tmp_p
     if sig != signal.SIGINT:
         return
     assert "Tuner.restore" not in stdout + stderr  # Tune's own hint is not the one to follow
-    resumed = subprocess.run([sys.executable, *shlex.split(match.group(1))], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=300)
+    resumed = finish([sys.executable, *shlex.split(match.group(1))], env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "2 planned trials: 2 complete" in resumed.stdout
     for trial in exp.glob("*_s0_*"):

@@ -1,8 +1,6 @@
 """The sweep on Ray Tune: the search (the planned trials for grid / random, Optuna's TPE over
 the search space), the scheduler (FIFO, or ASHA with rungs in phases), the trainable with its
-placement group, and the Tuner that runs, checkpoints and resumes them. Tune reuses a finished
-trial's driver process for the next trial (``reuse_actors``; every trial has the same placement
-group): the driver holds no state of its own between trials, and its actors are each trial's own."""
+placement group, and the Tuner that runs, checkpoints and resumes them."""
 
 from __future__ import annotations
 
@@ -102,7 +100,7 @@ def make_tuner(plan: SweepPlan, resume: bool = False) -> tune.Tuner:
             metric=s.objective.metric, mode=s.objective.mode, search_alg=search_alg,
             scheduler=scheduler(plan), num_samples=num_samples,
             max_concurrent_trials=s.max_concurrent if s.search.kind == "optuna" else None,
-            trial_name_creator=trial_dirname, trial_dirname_creator=trial_dirname, reuse_actors=True),
+            trial_name_creator=trial_dirname, trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=s.name, storage_path=str(plan.exp_dir.parent),
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
