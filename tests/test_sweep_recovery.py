@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import ray
+from ray.util.state import list_actors
 from sweep_helpers import reference_phases, result_lines, same_metrics, write_sweep
 
 from raycil.run import main as run_main
@@ -48,15 +49,26 @@ def wait_for(predicate, timeout: float = 180.0):
     raise TimeoutError("condition not reached")
 
 
+def cluster_snapshot() -> str:
+    """The shared Ray's free resources and its actors that are not dead, a line each."""
+    actors = list_actors(filters=[("state", "!=", "DEAD")], limit=100)
+    rows = [f"  {a.class_name} {a.name or '-'} {a.state} job={a.job_id} pid={a.pid}" for a in actors]
+    return "\n".join([f"available: {ray.available_resources()}", *rows])
+
+
 def finish(cmd: list[str], env: dict[str, str], timeout: float = 300.0) -> subprocess.CompletedProcess:
-    """Run a sweep command to its end; one that outlives ``timeout`` fails the test with the last
-    lines it printed (where it hung)."""
+    """Run a sweep command to its end; one that outlives ``timeout`` fails the test with what the
+    cluster held then and the last lines the command printed (where it hung)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as err:
-        out = "\n".join(text.decode() if isinstance(text, bytes) else (text or "")
-                        for text in (err.stdout, err.stderr))
-        pytest.fail(f"{shlex.join(cmd)} ran past {timeout:g} s; it printed last:\n{out[-6000:]}")
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        snapshot = cluster_snapshot()
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"{shlex.join(cmd)} ran past {timeout:g} s; the cluster then:\n{snapshot}\n"
+                    f"it printed last:\n{stdout[-4000:]}\n{stderr[-3000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
 def test_killed_learner_actor_resumes_from_last_phase_with_same_metrics(tmp_path, ray_address):
