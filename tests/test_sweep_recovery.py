@@ -150,8 +150,14 @@ def checkpoints(exp: Path) -> int:
     return len(list(exp.glob(f"*/checkpoint_*/{MANIFEST}")))
 
 
-def reported_phases(stdout: str) -> list[int]:
-    return [int(m) for m in re.findall(r": phase (\d+)/\d+ ", stdout)]
+def finished_phases(stdout: str) -> list[int]:
+    """The phases a sweep's console reports as finished (``: phase k/K  top1 ...``)."""
+    return [int(m) for m in re.findall(r": phase (\d+)/\d+  top1 ", stdout)]
+
+
+def phases_in_lines(stdout: str) -> set[int]:
+    """Every phase a console line names, finished or under way (``: phase k/K training, ...``)."""
+    return {int(m) for m in re.findall(r": phase (\d+)/\d+ ", stdout)}
 
 
 def test_resume_trains_no_finished_phase_again_when_tunes_snapshot_is_older(tmp_path, ray_address):
@@ -178,7 +184,8 @@ def test_resume_trains_no_finished_phase_again_when_tunes_snapshot_is_older(tmp_
         state.write_bytes(text)
     resumed = finish([*cmd, "--resume"], env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert reported_phases(resumed.stdout) == [3]  # phases 1 and 2 were not trained again
+    assert finished_phases(resumed.stdout) == [3]
+    assert phases_in_lines(resumed.stdout) == {3}  # phases 1 and 2 were not trained again
     (trial,) = exp.glob("a_s1_*")
     rows = json.loads((trial / "phases.json").read_text())
     assert [r["phase"] for r in rows] == [1, 2, 3]  # the report keeps the phases before the kill
