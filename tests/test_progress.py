@@ -5,6 +5,7 @@ phase and an estimate, with the metrics of the in-process run."""
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -152,17 +153,28 @@ def test_a_real_sweep_prints_lines_inside_phases_and_the_time_left(tmp_path, ray
     assert same_metrics(expected[-1], got) == []
 
 
+def wait_until_lost(board: Any, timeout_s: float = 30.0) -> None:
+    """Until a killed board answers with RayActorError (ray.kill only starts the kill)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            ray.get(board.interval.remote(), timeout=timeout_s)
+        except ray.exceptions.RayActorError:
+            return
+        assert time.monotonic() < deadline, "the killed board still answers"
+        time.sleep(0.1)
+
+
 def test_a_lost_board_costs_the_lines_inside_phases_not_the_trials(ray_local, monkeypatch):
     """The board sits on the driver's node; were it lost anyway, a trial starting its learner
     skips progress reporting instead of failing, and the driver's watcher stops asking."""
     board = progress.start_board(5.0)
     assert ray.get(board.interval.remote()) == 5.0
     watcher = BoardWatcher(board)
-    watcher.poll()  # a question is out
     progress.stop_board(board)
-    with pytest.raises(ray.exceptions.RayActorError):
-        ray.get(board.interval.remote())
+    wait_until_lost(board)  # ray.kill returns before the actor is gone
     monkeypatch.setattr(progress, "find_board", lambda: board)  # a handle to the lost board
     progress.watch_learner(None, "t", "label")  # returns, never asking the learner to report
+    watcher.poll()  # a question to the lost board
     ray.wait([watcher.pending], timeout=10)
     assert watcher.poll() == {} and watcher.poll() == {} and watcher.pending is None
