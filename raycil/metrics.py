@@ -11,6 +11,10 @@
   classes new in phase g (g = 1 .. this phase; its diagonal, g = this phase, is ``new_acc``);
 - average forgetting (Chaudhry et al. 2018, "Riemannian Walk", Eq. 9): the mean over the old
   groups g of the best accuracy on g in an earlier phase minus the accuracy on g now.
+
+Each has a validation counterpart, ``val_`` before its name (``val_top1``, ``val_avg_inc_acc``):
+the same of the primary classifier on the validation images of the classes seen so far, the
+data every choice of setting is made on.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
+VAL_PREFIX = "val_"
 
 
 def group_key(group: int) -> str:
@@ -60,31 +66,40 @@ def phase_metrics(scores: np.ndarray, labels: np.ndarray, known: int, first_clas
     return {prefix + key: value for key, value in out.items()}
 
 
-def average_forgetting(phases: list[dict[str, float]]) -> float:
+def average_forgetting(phases: list[dict[str, float]], prefix: str = "") -> float:
     """Chaudhry et al. 2018 Eq. 9 after the last of ``phases``: mean over old groups g of
     max_{l < t} a_{l,g} - a_{t,g} (NaN after phase 1 or without the accuracy matrix)."""
     t = len(phases)
     drops = []
     for g in range(1, t):
-        key = group_key(g)
+        key = prefix + group_key(g)
         if key not in phases[-1]:
             return math.nan
         drops.append(max(p[key] for p in phases[g - 1:t - 1]) - phases[-1][key])
     return float(np.mean(drops)) if drops else math.nan
 
 
-def run_summary(phases: list[dict[str, float]], key: str = "top1") -> dict[str, float]:
+def run_summary(phases: list[dict[str, float]]) -> dict[str, float]:
     """Average incremental accuracy, last accuracy, forgetting rate, average forgetting and mean
-    imbalance of a run."""
+    imbalance of a run on its test data, and the same on its validation data (``val_`` keys)
+    where its phases report them."""
     if not phases:
         return {}
-    acc = [p[key] for p in phases]
-    imbalance = [p["imbalance"] for p in phases if not math.isnan(p.get("imbalance", math.nan))]
-    return {
+    out = _summary(phases, "")
+    if VAL_PREFIX + "top1" in phases[0]:
+        out.update(_summary(phases, VAL_PREFIX))
+    return {**out, "num_phases": len(phases)}
+
+
+def _summary(phases: list[dict[str, float]], prefix: str) -> dict[str, float]:
+    acc = [p[prefix + "top1"] for p in phases]
+    imbalance = [p[prefix + "imbalance"] for p in phases
+                 if not math.isnan(p.get(prefix + "imbalance", math.nan))]
+    summary = {
         "avg_inc_acc": float(np.mean(acc)),
         "last_acc": float(acc[-1]),
-        "forgetting": float(phases[0]["first_acc"] - phases[-1]["first_acc"]),
-        "avg_forgetting": average_forgetting(phases),
+        "forgetting": float(phases[0][prefix + "first_acc"] - phases[-1][prefix + "first_acc"]),
+        "avg_forgetting": average_forgetting(phases, prefix),
         "avg_imbalance": float(np.mean(imbalance)) if imbalance else math.nan,
-        "num_phases": len(phases),
     }
+    return {prefix + key: value for key, value in summary.items()}

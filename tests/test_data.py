@@ -110,8 +110,8 @@ def test_cifar100_from_local_pickles(tmp_path):
         data = rng.integers(0, 255, (n, 3 * 32 * 32), dtype=np.uint8)
         with open(folder / split, "wb") as fh:
             pickle.dump({"data": data, "fine_labels": list(range(n))}, fh)
-    train, test = files.load_cifar100(str(tmp_path))
-    assert train.images.shape == (6, 32, 32, 3) and test.labels.tolist() == [0, 1, 2, 3]
+    train, val, test = files.load_cifar100(str(tmp_path))  # validation: held out later (registry)
+    assert train.images.shape == (6, 32, 32, 3) and val is None and test.labels.tolist() == [0, 1, 2, 3]
 
 
 def _write_images(folder, n, colour, suffix=".png"):
@@ -125,7 +125,8 @@ def test_imagenet_and_food101_layouts(tmp_path):
     for split in ("train", "val"):
         for k, synset in enumerate(reversed(synsets)):
             _write_images(tmp_path / "inet" / split / synset, 1 + (k == 99), 40 * (k == 99))
-    train, val = files.load_imagenet(str(tmp_path / "inet"), subset_100=True)
+    train, val, test = files.load_imagenet(str(tmp_path / "inet"), subset_100=True)  # val/ is the test set
+    assert len(val) == 0 and len(test) == 101
     assert len(train) == 101 and train.labels.tolist()[:3] == [0, 0, 1]   # sorted synsets: n000 first
     assert train.images[0].shape == (9, 7, 3) and train.images[0][0, 0, 0] == 40
     with pytest.raises(ValueError, match="imagenet1000 needs 1000 synset folders .*name: imagefolder"):
@@ -137,7 +138,7 @@ def test_imagenet_and_food101_layouts(tmp_path):
     (food / "meta").mkdir()
     (food / "meta" / "train.txt").write_text("apple_pie/0\napple_pie/1\nbibimbap/0\n")
     (food / "meta" / "test.txt").write_text("bibimbap/2\n")
-    tr, te = files.load_food101(str(food))
+    tr, _, te = files.load_food101(str(food))
     assert tr.labels.tolist() == [0, 0, 1] and len(te) == 1 and te.images[0].shape == (9, 7, 3)
 
 

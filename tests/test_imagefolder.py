@@ -61,7 +61,9 @@ def test_jpeg_tree_at_a_configured_side_scales_images_and_boxes(tmp_path):
     cfg = smoke_config(dataset=folder(tree, image_size=28, boxes=str(tree / "boxes.csv"),
                                       cache_dir=str(tmp_path / "cache")), protocol={"num_phases": 3})
     data = load_dataset(cfg.dataset)
-    assert data.train.images.shape == (9, 28, 28, 3) and data.test.images.shape == (9, 28, 28, 3)
+    # one image of each class's three held out for validation, with its box (a training image's)
+    assert data.train.images.shape == (6, 28, 28, 3) and data.val.images.shape == (3, 28, 28, 3)
+    assert data.test.images.shape == (9, 28, 28, 3) and data.val.boxes is not None
     assert data.image_size == 28 and data.augment == "pad_crop_flip"
     # x scales by 28/56, y by 28/40; the scaled box covers the original
     assert data.train.boxes.tolist()[0] == [3, 7, 18, 21] and data.test.boxes is None
@@ -73,7 +75,8 @@ def test_jpeg_tree_at_a_configured_side_scales_images_and_boxes(tmp_path):
 
 def test_large_trees_train_with_table_s2s_resized_crop(tmp_path):
     tree = write_random_tree(tmp_path / "t", ["a", "b"], 2, (64, 64))
-    cfg = smoke_config(dataset=folder(tree, cache_dir=str(tmp_path / "cache")), protocol={"num_phases": 2})
+    cfg = smoke_config(dataset=folder(tree, cache_dir=str(tmp_path / "cache"), val_fraction=0),
+                       protocol={"num_phases": 2})
     data = load_dataset(cfg.dataset)
     assert data.augment == "resized_crop" and type(build_backbone("auto", 64)).__name__ == "ResNet18"
 

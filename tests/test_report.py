@@ -42,7 +42,9 @@ def results_of(trial_id: str, config: dict, accs: list[float], total: int) -> li
                     **config, "phase": i + 1, "phases_total": total, "top1": acc, "first_acc": 90.0 - 10 * i,
                     "avg_inc_acc": float(np.mean(seen)), "last_acc": acc, "forgetting": 10.0 * i,
                     "avg_imbalance": math.nan if i == 0 else 20.0,
-                    "old_acc": math.nan if i == 0 else acc - 5})
+                    "old_acc": math.nan if i == 0 else acc - 5,
+                    # the validation counterparts, 1 point below (the objective ranks on them)
+                    "val_top1": acc - 1, "val_avg_inc_acc": float(np.mean(seen)) - 1})
     return out
 
 
@@ -128,7 +130,7 @@ def test_optuna_export_states_distributions_and_no_duplicates(tmp_path):
     assert by_id["b-0.1-2"].state == S.FAIL
     t = by_id["b-0.05-1"]
     assert t.params == {"train.lr": 0.05, "variant": "b"} and t.value == pytest.approx(
-        np.mean([81.0 + 0.5, 67.0, 40.05]))
+        np.mean([81.0 + 0.5, 67.0, 40.05]) - 1)  # the validation score
     # listed numbers are an ordered (numeric) distribution over their range, not labels
     assert t.distributions["train.lr"] == optuna.distributions.FloatDistribution(0.05, 0.1)
     assert t.distributions["variant"] == optuna.distributions.CategoricalDistribution(["a", "b"])

@@ -40,7 +40,8 @@ def reports(trial_id: str, config: dict, schedule: tuple[int, ...], level: float
                "time_this_iter_s": 90.0, **config, "phase": p, "phases_total": len(schedule),
                "top1": tops[-1], "new_acc": groups[-1],
                "old_acc": float(np.mean(groups[:-1])) if p > 1 else math.nan,
-               "avg_inc_acc": float(np.mean(tops)), "last_acc": tops[-1], "forgetting": 10.0 * (p - 1)}
+               "avg_inc_acc": float(np.mean(tops)), "last_acc": tops[-1], "forgetting": 10.0 * (p - 1),
+               "val_avg_inc_acc": float(np.mean(tops))}
         if matrix:
             row.update({"classes": classes, **{f"group{g}_acc": a for g, a in enumerate(groups, start=1)}})
         out.append(row)

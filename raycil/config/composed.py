@@ -68,7 +68,10 @@ class ExperimentBase(Strict):
         if len(storing) > 1:
             raise ValueError(f"{storing[0]} and {storing[1]} both store the exemplars (a memory has one "
                              "codec); turn one of them off")
-        phase_sizes(self.protocol, self.num_classes)
+        phases = len(phase_sizes(self.protocol, self.num_classes))
+        if self.protocol.stop_after is not None and self.protocol.stop_after > phases:
+            raise ValueError(f"protocol.stop_after: {self.protocol.stop_after} exceeds the protocol's "
+                             f"{phases} phases")
         if self.train.precision == "fp16" and self.device == "cpu":  # device auto: raycil.learner
             raise ValueError(FP16_ON_CPU)
         return self

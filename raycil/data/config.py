@@ -26,7 +26,11 @@ class DatasetConfig(Strict):
     once into ``cache_dir`` (where the generated data is also kept once drawn: see
     :mod:`raycil.data.generated`); ``boxes``: a CSV of true boxes (path,x0,y0,x1,y1). ``num_classes``
     of a file dataset is its own (a given one must agree). ``class_order``: label ids, or a
-    tree's class names. ``augment``: see :func:`augmentation`."""
+    tree's class names. ``augment``: see :func:`augmentation`. ``val_fraction``: the validation
+    split (:mod:`raycil.data.validation`), held out of each class's training images seeded by
+    ``data_seed`` (a tree with both ``val/`` and ``test/`` uses its ``val/``; the generated data
+    draws that many more images per class). ``class_offset`` (generated data): label c draws
+    class ``class_offset + c``, a class set disjoint from the one at offset 0."""
 
     name: DatasetName = "synthetic"
     root: str | None = None
@@ -35,6 +39,8 @@ class DatasetConfig(Strict):
     train_per_class: int = Field(100, ge=2)
     test_per_class: int = Field(30, ge=1)
     data_seed: Seed = 0
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    class_offset: int = Field(0, ge=0)
     class_order: list[int] | list[str] | None = None
     class_order_seed: Seed = 1993
     augment: Literal["auto", "pad_crop_flip", "resized_crop"] = "auto"
@@ -61,9 +67,13 @@ class DatasetConfig(Strict):
 
     @model_validator(mode="after")
     def _check_root(self) -> DatasetConfig:
-        if self.name == "synthetic" and self.num_classes > MAX_CLASSES:
-            raise ValueError(f"dataset.num_classes: {self.num_classes} exceeds the {MAX_CLASSES} classes "
-                             "the synthetic dataset can draw (shape x colour x texture)")
+        if self.name == "synthetic" and self.class_offset + self.num_classes > MAX_CLASSES:
+            offset = f" from class_offset {self.class_offset}" if self.class_offset else ""
+            raise ValueError(f"dataset.num_classes: {self.num_classes}{offset} exceeds the {MAX_CLASSES} "
+                             "classes the synthetic dataset can draw (shape x colour x texture)")
+        if self.name != "synthetic" and self.class_offset:
+            raise ValueError("dataset.class_offset: only dataset 'synthetic' reads it (a file dataset's "
+                             "classes are its own: give another root for other classes)")
         if self.name in FILE_DATASETS:
             if not self.root:
                 raise ValueError(f"dataset.root is required for dataset '{self.name}' (a local directory)")

@@ -97,6 +97,8 @@ def _build(root: Path, paths: list[str], side: int, target: Path) -> None:
 def decoded_split(root: Path, paths: list[str], side: int, cache: Path) -> tuple[np.ndarray, np.ndarray]:
     """The images of ``paths`` (relative to ``root``) as N x side x side x 3 uint8 and their
     original (height, width): read from the cache, built there first if it is not."""
+    if not paths:  # e.g. no validation split (dataset.val_fraction: 0)
+        return np.empty((0, side, side, 3), np.uint8), np.empty((0, 2), np.int64)
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -1,10 +1,11 @@
 """``python -m raycil.data.export_tree OUT [--num-classes K] ...``: the built-in generated data
-written as an image-folder tree, ``OUT/train/<class>/<i>.png``, ``OUT/val/<class>/<i>.png`` and
-``OUT/boxes.csv`` (the objects' true boxes), to try ``dataset.name: imagefolder`` on.
+written as an image-folder tree, ``OUT/train/<class>/<i>.png``, ``OUT/val/<class>/<i>.png`` (the
+validation images), ``OUT/test/<class>/<i>.png`` and ``OUT/boxes.csv`` (the objects' true boxes),
+to try ``dataset.name: imagefolder`` on.
 
 Class folders ``c00``, ``c01``, ... and file names follow the generated order, so a run of the
 tree at the data's side gives the metrics of the same run on ``dataset.name: synthetic``
-(data seed 0), image for image.
+(data seed 0, the default ``val_fraction``), image for image.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ import cv2
 
 from raycil.data import synthetic
 from raycil.data.boxes_file import COLUMNS
+from raycil.data.validation import validation_per_class
 
 
 def export_tree(out: Path, num_classes: int, train_per_class: int, test_per_class: int, size: int = 32,
-                suffix: str = ".png", data_seed: int = 0) -> Path:
+                suffix: str = ".png", data_seed: int = 0, val_fraction: float = 0.1) -> Path:
     """Write the tree and its boxes file; returns ``out``."""
     rows = [",".join(COLUMNS)]
-    for split, folder, n in (("train", "train", train_per_class), ("test", "val", test_per_class)):
+    val_per_class = validation_per_class(train_per_class, val_fraction)  # as the generated data draws them
+    for split, n in (("train", train_per_class), ("val", val_per_class), ("test", test_per_class)):
         images, labels, boxes = synthetic.generate(num_classes, n, size, data_seed, split)
         for i, (image, label, box) in enumerate(zip(images, labels, boxes, strict=True)):
-            rel = f"{folder}/c{label:02d}/{i:05d}{suffix}"
+            rel = f"{split}/c{label:02d}/{i:05d}{suffix}"
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             if not cv2.imwrite(str(out / rel), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
                 raise OSError(f"cannot write '{out / rel}'")
@@ -59,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     export_tree(out, args.num_classes, args.train_per_class, args.test_per_class, args.size,
                 f".{args.format}")
-    print(f"wrote {args.num_classes} classes x ({args.train_per_class} train + {args.test_per_class} val) "
-          f"images and boxes.csv under {out}")
+    val = validation_per_class(args.train_per_class, 0.1)
+    print(f"wrote {args.num_classes} classes x ({args.train_per_class} train + {val} val + "
+          f"{args.test_per_class} test) images and boxes.csv under {out}")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Image-folder trees: ``root/train/<class>/<image>`` and ``root/val/<class>/<image>`` (or
-``test/``), the layout of torchvision's ImageFolder and of ImageNet. Classes are the train folder's
+``test/``), the layout of torchvision's ImageFolder and of ImageNet; with both ``val/`` and
+``test/``, ``val/`` is the validation split. Classes are the train folder's
 sub-folders, sorted; label k is the k-th name. Every problem with a tree is a :class:`DataError`:
 one line naming the folder or file and what is allowed."""
 
@@ -22,18 +23,21 @@ class DataError(ConfigError):
     """Bad data on disk (a tree, an image, a boxes file): one line naming the file or folder."""
 
 
-def split_dirs(root: str | os.PathLike) -> tuple[Path, Path]:
-    """``root/train`` and ``root/val`` (else ``root/test``), or a DataError naming what is missing."""
+def split_dirs(root: str | os.PathLike) -> tuple[Path, Path | None, Path]:
+    """``root/train``, ``root/val`` when ``test/`` is beside it (else None: validation images are
+    held out of ``train/``), and the test folder: ``root/test``, else ``root/val`` (ImageNet's
+    layout, whose val/ is the papers' test set); a DataError naming what is missing."""
     base = Path(os.path.expanduser(root))
     train = base / "train"
     if not train.is_dir():
         raise DataError(f"dataset.root: '{base}' has no train/ folder (expected train/<class>/<image> and "
                         "val/<class>/<image> or test/<class>/<image>)")
-    for name in TEST_SPLITS:
-        if (base / name).is_dir():
-            return train, base / name
-    raise DataError(f"dataset.root: '{base}' has no val/ or test/ folder beside train/ (expected "
-                    "val/<class>/<image> or test/<class>/<image>)")
+    present = [name for name in TEST_SPLITS if (base / name).is_dir()]
+    if not present:
+        raise DataError(f"dataset.root: '{base}' has no val/ or test/ folder beside train/ (expected "
+                        "val/<class>/<image> or test/<class>/<image>)")
+    val = base / "val" if len(present) == 2 else None
+    return train, val, base / present[-1]
 
 
 def _sub_folders(folder: Path) -> list[str]:
@@ -47,7 +51,7 @@ def _classes_cached(train: str, mtime_ns: int) -> tuple[str, ...]:
 
 def class_names(root: str | os.PathLike) -> list[str]:
     """The tree's classes: the sub-folders of ``train/``, sorted (cached until the folder changes)."""
-    train, _ = split_dirs(root)
+    train = split_dirs(root)[0]
     names = list(_classes_cached(str(train), train.stat().st_mtime_ns))
     if not names:
         raise DataError(f"dataset.root: '{train}' holds no class folders (expected train/<class>/<image>)")
@@ -90,20 +94,22 @@ def list_split(root: Path, split_dir: Path, classes: list[str]) -> SplitFiles:
 
 @dataclass(frozen=True)
 class FolderTree:
-    """A scanned tree: its root, class names and the two splits."""
+    """A scanned tree: its root, class names and its splits (``val``: None without its own)."""
 
     root: Path
     classes: list[str]
     train: SplitFiles
+    val: SplitFiles | None
     test: SplitFiles
 
 
 def scan_tree(root: str | os.PathLike, classes: list[str] | None = None) -> FolderTree:
     """The tree's files, checked (see :func:`list_split`); ``classes`` defaults to :func:`class_names`."""
-    train_dir, test_dir = split_dirs(root)
+    train_dir, val_dir, test_dir = split_dirs(root)
     base = train_dir.parent
     classes = classes or class_names(base)
-    return FolderTree(base, classes, list_split(base, train_dir, classes),
+    val = list_split(base, val_dir, classes) if val_dir is not None else None
+    return FolderTree(base, classes, list_split(base, train_dir, classes), val,
                       list_split(base, test_dir, classes))
 
 
@@ -128,7 +134,7 @@ def first_image_side(root: str | os.PathLike, largest: int = 512) -> int:
     """The larger side of the tree's first training image: ``dataset.image_size`` when not given."""
     from PIL import Image
 
-    train, _ = split_dirs(root)
+    train = split_dirs(root)[0]
     first = next((p for name in class_names(root) if (train / name).is_dir()
                   for p in sorted((train / name).iterdir()) if p.is_file() and is_image(p)), None)
     if first is None:

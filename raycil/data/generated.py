@@ -26,21 +26,24 @@ from raycil.data import synthetic
 from raycil.data.decoded import cache_dir, published_pair
 
 
-def cache_key(num_classes: int, per_class: int, size: int, data_seed: int, split: str) -> str:
+def cache_key(num_classes: int, per_class: int, size: int, data_seed: int, split: str,
+              class_offset: int = 0) -> str:
     digest = hashlib.sha256(Path(synthetic.__file__).read_bytes())
     digest.update(f"cv2={cv2.__version__} numpy={np.__version__} classes={num_classes} per_class={per_class} "
-                  f"size={size} seed={data_seed} split={split}".encode())
+                  f"size={size} seed={data_seed} split={split} offset={class_offset}".encode())
     return digest.hexdigest()[:24]
 
 
 def generated_split(num_classes: int, per_class: int, size: int, data_seed: int, split: str,
-                    cache: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    cache: str | None = None,
+                    class_offset: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`raycil.data.synthetic.generate`'s (images, labels, boxes), the same arrays, read
     from the cache (``cache``, else ``$RAYCIL_CACHE``, else ``~/.cache/raycil/decoded``) when
     an earlier process drew them."""
     labels = np.repeat(np.arange(num_classes, dtype=np.int64), per_class)
     folder = cache_dir(cache)
-    target = folder / f"synthetic-{cache_key(num_classes, per_class, size, data_seed, split)}.npy"
+    key = cache_key(num_classes, per_class, size, data_seed, split, class_offset)
+    target = folder / f"synthetic-{key}.npy"
     try:
         images = np.load(target, mmap_mode="c")
         boxes = np.load(target.with_suffix(".boxes.npy"))
@@ -48,7 +51,7 @@ def generated_split(num_classes: int, per_class: int, size: int, data_seed: int,
             return images, labels, boxes
     except (OSError, ValueError):  # not drawn yet (or unreadable): draw it
         pass
-    images, labels, boxes = synthetic.generate(num_classes, per_class, size, data_seed, split)
+    images, labels, boxes = synthetic.generate(num_classes, per_class, size, data_seed, split, class_offset)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with published_pair(target, ".boxes.npy") as (tmp_images, tmp_boxes):

@@ -15,12 +15,15 @@ from raycil.schema import Strict
 
 class ProtocolConfig(Strict):
     """The ``protocol`` section: LFS, N equal phases; LFH, half of the classes first, then N
-    phases; custom, ``first`` classes then ``increment`` per phase."""
+    phases; custom, ``first`` classes then ``increment`` per phase. ``stop_after``: run only the
+    first k phases of that schedule (a tuning protocol's first-phases stage), each phase as in
+    the whole run."""
 
     kind: Literal["lfs", "lfh", "custom"] = "lfs"
     num_phases: int = Field(5, ge=1)
     first: int | None = Field(None, ge=1)
     increment: int | None = Field(None, ge=1)
+    stop_after: int | None = Field(None, ge=1)
 
 
 def class_order(num_classes: int, seed: int = 1993, explicit: list[int] | None = None) -> np.ndarray:
@@ -88,6 +91,11 @@ class PhaseContext:
     @property
     def is_first(self) -> bool:
         return self.phase == 1
+
+
+def run_contexts(protocol: ProtocolConfig, num_classes: int) -> list[PhaseContext]:
+    """The phases a run trains: all of :func:`phase_contexts`, or its first ``stop_after``."""
+    return phase_contexts(protocol, num_classes)[: protocol.stop_after]
 
 
 def phase_contexts(protocol: ProtocolConfig, num_classes: int) -> list[PhaseContext]:

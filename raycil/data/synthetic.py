@@ -147,15 +147,18 @@ def render(class_id: int, rng: np.random.Generator, size: int) -> tuple[np.ndarr
 
 
 def generate(
-    num_classes: int, per_class: int, size: int, data_seed: int, split: str
+    num_classes: int, per_class: int, size: int, data_seed: int, split: str, class_offset: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``per_class`` images of each class: (images NxHxWx3 uint8, labels N, boxes Nx4)."""
-    if num_classes > MAX_CLASSES:
+    """``per_class`` images of each class: (images NxHxWx3 uint8, labels N, boxes Nx4). Label c
+    draws class ``class_offset + c`` (its object and its random stream), so an offset dataset's
+    classes are disjoint from those below it and the same images a larger dataset draws."""
+    if class_offset + num_classes > MAX_CLASSES:
         raise ValueError(f"dataset.num_classes: the synthetic dataset has at most {MAX_CLASSES} classes")
-    split_id = {"train": 0, "test": 1}[split]
+    split_id = {"train": 0, "test": 1, "val": 2}[split]
     images = np.empty((num_classes * per_class, size, size, 3), np.uint8)
     boxes = np.empty((num_classes * per_class, 4), np.int32)
     labels = np.repeat(np.arange(num_classes, dtype=np.int64), per_class)
     for i, (c, k) in enumerate(itertools.product(range(num_classes), range(per_class))):
-        images[i], boxes[i] = render(c, np.random.default_rng([data_seed, split_id, c, k]), size)
+        cls = class_offset + c
+        images[i], boxes[i] = render(cls, np.random.default_rng([data_seed, split_id, cls, k]), size)
     return images, labels, boxes

@@ -32,7 +32,7 @@ from raycil.memory.codec import Candidates
 from raycil.memory.service import GeneratorState
 from raycil.memory.store import Exemplars
 from raycil.methods.registry import METHODS
-from raycil.metrics import phase_metrics
+from raycil.metrics import VAL_PREFIX, phase_metrics
 from raycil.models.transfer import attach_transfer, merge_transfer
 from raycil.plugins.seam import LearnerPlugin, PhaseCandidates, TrainingHooks
 from raycil.seeding import phase_seed, resolve_device, seed_everything
@@ -261,24 +261,32 @@ class Learner:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, ctx: PhaseContext, first_classes: int) -> dict[str, float]:
-        """Metrics on the test data of all classes seen so far (``metrics.phase_metrics``), then
-        the plug-ins' statistics."""
-        test = self.data.test.of_classes(range(ctx.total))
-
-        def scores(x: torch.Tensor, _: torch.Tensor) -> dict[str, np.ndarray]:
-            return {k: s.float().cpu().numpy() for k, s in self.method.predict(self, x, ctx).items()}
-
-        batches = self.infer(test.images, test.labels, scores)
-        joined = {k: np.concatenate([b[k] for b in batches]) for k in (batches[0] if batches else {})}
-        primary = "nme" if "nme" in joined and self.cfg.method.nme else "cnn"
+        """Metrics on the test data of all classes seen so far (``metrics.phase_metrics``), the
+        same of the primary classifier on their validation data (``val_`` keys; none without a
+        validation split), then the plug-ins' statistics."""
         ends = [c.total for c in phase_contexts(self.cfg.protocol, self.cfg.num_classes)[: ctx.phase]]
+        test = self.data.test.of_classes(range(ctx.total))
+        joined = self._scores(test, ctx)
+        primary = "nme" if "nme" in joined and self.cfg.method.nme else "cnn"
         out = phase_metrics(joined[primary], test.labels, ctx.known, first_classes, group_ends=ends)
         for key, s in joined.items():
             if len(joined) > 1:
                 out.update(phase_metrics(s, test.labels, ctx.known, first_classes, prefix=f"{key}_"))
+        val = self.data.val.of_classes(range(ctx.total))
+        if len(val):
+            out.update(phase_metrics(self._scores(val, ctx)[primary], val.labels, ctx.known, first_classes,
+                                     prefix=VAL_PREFIX, group_ends=ends))
         for plugin in self.plugins:
             out.update(plugin.stats())
         return out
+
+    def _scores(self, data: ImageSet, ctx: PhaseContext) -> dict[str, np.ndarray]:
+        """The method's class scores of ``data`` per classifier (``cnn``, ``nme``, ...)."""
+        def scores(x: torch.Tensor, _: torch.Tensor) -> dict[str, np.ndarray]:
+            return {k: s.float().cpu().numpy() for k, s in self.method.predict(self, x, ctx).items()}
+
+        batches = self.infer(data.images, data.labels, scores)
+        return {k: np.concatenate([b[k] for b in batches]) for k in (batches[0] if batches else {})}
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from raycil.data.protocol import PhaseContext, phase_contexts
+from raycil.data.protocol import PhaseContext, run_contexts
 from raycil.data.registry import class_labels
 from raycil.metrics import run_summary
 
@@ -79,7 +79,7 @@ def run_phases(cfg: Experiment, learner: LearnerSide[E, C, G], memory: MemorySid
     ``on_phase(metrics, history)`` runs after every phase, when learner and memory hold the
     state at the end of that phase (the moment to checkpoint)."""
     history = list(history or [])
-    contexts = phase_contexts(cfg.protocol, cfg.num_classes)
+    contexts = run_contexts(cfg.protocol, cfg.num_classes)
     first_classes = contexts[0].total
     for ctx in contexts[len(history):]:
         generator = memory.generator() if cfg.records_generator else None

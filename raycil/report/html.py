@@ -12,7 +12,7 @@ import pandas as pd
 
 from raycil.report.flags import RULE
 from raycil.report.loading import Experiment
-from raycil.report.tables import flagged_table, paired_table
+from raycil.report.tables import flagged_table, objective_line, paired_table
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1400px;
@@ -57,7 +57,7 @@ def report_html(exp: Experiment, counts: str, tables: list[tuple[str, pd.DataFra
     parts = [f"<h1>{esc(s.name)}</h1>",
              f'<p class="meta">{esc(str(exp.path))} · report built '
              f"{datetime.datetime.now():%Y-%m-%d %H:%M} · {esc(counts)}</p>",
-             f"<p>Objective: {esc(s.objective.mode)} <code>{esc(s.objective.metric)}</code>. Cells: mean ± "
+             f"<p>{esc(objective_line(s))} Cells: test data, mean ± "
              "half-width of the 95% t-interval over seeds; the number of seeds (and of flagged ones) beside "
              "them or in brackets. "
              "Metrics in percent.</p>"]

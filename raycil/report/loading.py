@@ -125,6 +125,8 @@ def load_experiment(exp_dir: str | Path) -> Experiment:
     if not plan_file.is_file():
         raise FileNotFoundError(f"{exp_dir} is not a sweep directory (no sweep.json)")
     record = json.loads(plan_file.read_text())
+    # a sweep from before the validation split ranked on test data, as its objective said
+    record["sweep"].setdefault("objective", {}).setdefault("split", "test")
     sweep = SweepConfig.model_validate(record["sweep"])
     exp = experiment_from_results(exp_dir, sweep, read_results(exp_dir), _statuses(exp_dir))
     exp.planned = sweep.search.num_samples if sweep.search.kind == "optuna" else len(record.get("trials", []))

@@ -128,7 +128,7 @@ def best_setting(exp: Experiment, rows: pd.DataFrame, keys: list[str]) -> pd.Dat
     """The rows of the setting of ``keys`` with the best mean objective over its trials."""
     objective = exp.sweep.objective
     finals = exp.final.loc[list(dict.fromkeys(rows["trial_id"]))]
-    means = finals.groupby(keys, sort=False, dropna=False)[objective.metric].mean()
+    means = finals.groupby(keys, sort=False, dropna=False)[objective.key].mean()
     best = means.idxmax() if objective.mode == "max" else means.idxmin()
     best = best if isinstance(best, tuple) else (best,)
     keep = finals.index[(finals[keys] == pd.Series(best, index=keys)).all(axis=1)]
@@ -170,7 +170,7 @@ def lines(exp: Experiment, rows: pd.DataFrame, max_lines: int = MAX_LINES) -> tu
         part = best_setting(exp, part, keys)
         label = f"{variant} (best: {setting_label(part.iloc[0], keys)})"
         out.append(Line(label, str(variant), part))
-    return out, f"each variant at its best setting by mean {exp.sweep.objective.metric}"
+    return out, f"each variant at its best setting by mean {exp.sweep.objective.key}"
 
 
 @dataclass

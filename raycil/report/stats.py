@@ -16,7 +16,8 @@ from raycil.report.loading import Experiment
 SUMMARY = (("avg_inc_acc", "avg. incremental accuracy"), ("last_acc", "last accuracy"),
            ("old_acc", "last old-class accuracy"), ("forgetting", "forgetting"),
            ("avg_forgetting", "avg. forgetting (all old groups)"),
-           ("avg_imbalance", "avg. imbalance score"))
+           ("avg_imbalance", "avg. imbalance score"),
+           ("val_avg_inc_acc", "validation avg. incremental accuracy"))
 
 
 def _finite(values: Any) -> np.ndarray:

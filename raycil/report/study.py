@@ -55,7 +55,7 @@ def _when(seconds: Any) -> datetime.datetime | None:
 def frozen_trial(exp: Experiment, trial_id: str, dists: dict[str, Any]) -> optuna.trial.FrozenTrial:
     """One Tune trial as an Optuna trial: state from its completeness and Tune status, times
     from its first phase's start and last phase's end."""
-    final, metric = exp.final.loc[trial_id], exp.sweep.objective.metric
+    final, metric = exp.final.loc[trial_id], exp.sweep.objective.key
     phases = exp.rows[exp.rows["trial_id"] == trial_id]
     inter = {int(p): float(v) for p, v in zip(phases["phase"], phases[metric], strict=True)
              if not math.isnan(v)}
@@ -121,5 +121,5 @@ def importance_line(exp: Experiment, study: optuna.Study) -> tuple[str, dict[str
         imp = importances(study)
     except (RuntimeError, ValueError) as err:
         return f"parameter importances: not available ({err})", {}
-    return ("parameter importances (PED-ANOVA on " + exp.sweep.objective.metric + "): " +
+    return ("parameter importances (PED-ANOVA on " + exp.sweep.objective.key + "): " +
             ", ".join(f"{k} {v:.3f}" for k, v in imp.items())), imp

@@ -11,6 +11,7 @@ import pandas as pd
 from raycil.report.flags import RULE, suspicious_seeds
 from raycil.report.loading import Experiment
 from raycil.report.stats import SUMMARY, paired_differences
+from raycil.sweep.settings import SweepConfig
 
 
 def cell(mean: float, half: float) -> str:
@@ -112,15 +113,22 @@ def flagged_table(exp: Experiment, flagged: pd.DataFrame) -> pd.DataFrame:
     return table.set_index("trial_id")
 
 
+def objective_line(sweep: SweepConfig) -> str:
+    """What the sweep's choices were made on: validation data, or test data (an oracle's)."""
+    o = sweep.objective
+    if not sweep.chooses:
+        return f"Objective: {o.mode} {o.metric} (fixed variants: no setting is chosen)."
+    return f"Objective: {o.label()}, ranked as {o.key}."
+
+
 def summary_markdown(exp: Experiment, summary: pd.DataFrame, flagged: pd.DataFrame | None = None) -> str:
     """``summary.md``: the header, the summary tables, the paired differences to the first
     variant and the suspicious seeds (:func:`~raycil.report.flags.suspicious_seeds` if not given)."""
     if flagged is None:
         flagged = suspicious_seeds(exp)
     s = exp.sweep
-    lines = [f"# {s.name}", "",
-             f"Objective: {s.objective.mode} {s.objective.metric}. Cells: mean ± half-width of the 95% "
-             f"t-interval over seeds; the number of seeds (and of flagged ones) beside them or in brackets."]
+    lines = [f"# {s.name}", "", objective_line(s) + " Cells: test data, mean ± half-width of the 95% "
+             "t-interval over seeds; the number of seeds (and of flagged ones) beside them or in brackets."]
     skipped = int((~exp.final["complete"]).sum())
     if skipped:
         lines.append(f"{skipped} trial(s) stopped early, failed or unfinished are left out of the tables.")

@@ -20,14 +20,18 @@ import sys
 import ray
 
 from raycil import report
+from raycil.config.overrides import parse_overrides
 from raycil.data.registry import check_datasets
+from raycil.report.protocols import build_protocols
 from raycil.schema import ConfigError
 from raycil.sweep import progress
 from raycil.sweep.cluster import check_capacity, connect, dashboard_help, local_capacity
-from raycil.sweep.describe import describe
+from raycil.sweep.describe import describe, describe_tuning
 from raycil.sweep.interrupts import Interrupts, resume_command
 from raycil.sweep.outputs import check_outputs
 from raycil.sweep.plan import plan_sweep
+from raycil.sweep.protocols import TuningPlan, check_tuning_outputs, plan_tuning
+from raycil.sweep.staged import run_tuning
 from raycil.sweep.tuner import run_sweep
 
 
@@ -47,26 +51,41 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         plan = plan_sweep(args.file, args.profile, args.overrides)
+        tuning = (plan_tuning(plan, args.profile, parse_overrides(args.overrides))
+                  if plan.sweep.tuning else None)
         if args.dry_run:
-            print(describe(plan))
+            print(describe_tuning(tuning) if tuning else describe(plan))
             return 0
+        plans = [s.plan for s in tuning.stages] if tuning else [plan]
         if not args.address:
-            check_capacity(plan, local_capacity(), "this machine")
-        mended = check_outputs(plan, args.resume)
-        check_datasets(plan.datasets)
+            for p in plans:
+                check_capacity(p, local_capacity(), "this machine")
+        if tuning:
+            check_tuning_outputs(tuning, args.resume)
+            mended: list[str] = []
+        else:
+            mended = check_outputs(plan, args.resume)
+        check_datasets(list({d.model_dump_json(): d for p in plans for d in p.datasets}.values()))
     except (ConfigError, FileNotFoundError) as err:
         return refuse(err)
     for line in mended:
         print(f"raycil.sweep: {line}")
     try:
         context = connect(args.address, not args.no_dashboard)
-        check_capacity(plan, ray.cluster_resources(), "the Ray cluster")
+        for p in plans:
+            check_capacity(p, ray.cluster_resources(), "the Ray cluster")
     except ConfigError as err:
         ray.shutdown()
         return refuse(err)
     print(describe(plan).splitlines()[0])
+    if plan.sweep.chooses and plan.sweep.objective.split == "test" and tuning is None:
+        print("raycil.sweep: objective.split test: this sweep ranks its trials on test data, so the setting "
+              "it finds best is an oracle's choice (labelled so in its report); objective.split val ranks "
+              "them on the validation split", flush=True)
     for line in dashboard_help(context, plan.exp_dir):
         print(line)
+    if tuning is not None:
+        return tuning_main(tuning, args, argv)
     with Interrupts() as interrupts:
         results = run_sweep(plan, args.resume, args.progress_every)
     try:
@@ -88,6 +107,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{failed} trial(s) failed after {plan.sweep.max_failures} retries; see their error.txt "
               f"under {plan.exp_dir}")
     return 1 if failed else 0
+
+
+def tuning_main(tuning: TuningPlan, args: argparse.Namespace, argv: list[str] | None) -> int:
+    """A tuning sweep's stages, then its protocols table (or how to resume it)."""
+    with Interrupts() as interrupts:
+        staged = run_tuning(tuning, args.progress_every, lambda: interrupts.received is not None)
+    if staged.stopped and interrupts.received is not None:
+        print(f"raycil.sweep: interrupted by {signal.Signals(interrupts.received).name} after stages "
+              f"{', '.join(staged.stages_done) or 'none'} finished; resume with: "
+              f"{resume_command(sys.argv[1:] if argv is None else argv)}", flush=True)
+        return 128 + interrupts.received
+    built = build_protocols(tuning.exp_dir)
+    print(built.text)
+    print("wrote " + ", ".join(str(f.relative_to(tuning.exp_dir)) for f in built.files) + " (each stage's "
+          "own report in its folder)")
+    if staged.failed:
+        print(f"{staged.failed} trial(s) failed after {tuning.main.sweep.max_failures} retries; see their "
+              f"error.txt under {tuning.exp_dir}")
+    return 1 if staged.failed else 0
 
 
 def interval_s(text: str) -> float:

@@ -21,7 +21,7 @@ from raycil.config.errors import format_validation_error
 from raycil.config.files import read_experiment, read_yaml, select_profile
 from raycil.config.overrides import apply_overrides, parse_overrides
 from raycil.data.config import DatasetConfig
-from raycil.data.protocol import phase_sizes
+from raycil.data.protocol import run_contexts
 from raycil.schema import ConfigError
 from raycil.sweep.checks import check_asha, check_keys, check_trial_resources
 from raycil.sweep.expand import expand_params
@@ -171,5 +171,5 @@ def plan_sweep(path: str | Path, profile: str | None = None,
 
 
 def num_phases(cfg: ExperimentConfig) -> int:
-    """The phases of a trial's class schedule."""
-    return len(phase_sizes(cfg.protocol, cfg.num_classes))
+    """The phases a trial runs (its class schedule's, or ``protocol.stop_after``)."""
+    return len(run_contexts(cfg.protocol, cfg.num_classes))

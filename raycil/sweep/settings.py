@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from raycil.metrics import VAL_PREFIX
 from raycil.schema import Seed, Strict
 
 Metric = Literal["avg_inc_acc", "last_acc", "forgetting", "avg_imbalance",
@@ -123,8 +124,61 @@ class ParamSpec(BaseModel):
 
 
 class Objective(Strict):
+    """What searches, ASHA's rungs and tuning protocols rank trials by: ``metric`` on the
+    validation split (``split: val``, the default) or on the test data (``split: test``: the
+    setting chosen is then an oracle's, labelled so). Reports show the test metrics either way."""
+
     metric: Metric = "avg_inc_acc"
     mode: Literal["max", "min"] = "max"
+    split: Literal["val", "test"] = "val"
+
+    @property
+    def key(self) -> str:
+        """The reported key ranked on: ``val_avg_inc_acc`` for split val, ``avg_inc_acc`` for test."""
+        return f"{VAL_PREFIX}{self.metric}" if self.split == "val" else self.metric
+
+    def label(self) -> str:
+        """``max avg_inc_acc on validation data`` (or ``... on test data (an oracle's choice)``)."""
+        where = "validation data" if self.split == "val" else "test data (an oracle's choice)"
+        return f"{self.mode} {self.metric} on {where}"
+
+
+Protocol = Literal["oracle", "end_of_training", "first_phases", "disjoint_classes"]
+
+
+class Tuning(Strict):
+    """``tuning:``, the realistic tuning protocols run as one sweep (:mod:`raycil.sweep.protocols`).
+    Stage 1 runs the search space's candidates as each protocol may see them; each protocol
+    chooses its setting; stage 2 runs the chosen settings on the sweep's ``seeds`` (the
+    evaluation seeds) and scores them on test data.
+
+    - ``oracle``: candidates run in full on the evaluation seeds, chosen on their test metric
+      (the reference a protocol's gap is measured from; never a result of its own);
+    - ``end_of_training``: candidates run in full on ``seeds`` (default: the evaluation seeds),
+      chosen on their validation metric;
+    - ``first_phases``: candidates run only the first ``first_phases`` phases, chosen on
+      validation, then the chosen setting runs the whole protocol;
+    - ``disjoint_classes``: candidates run the protocol on a class set disjoint from the one
+      evaluated (``disjoint_classes``: experiment overrides giving it; the built-in data's
+      default draws the next ``num_classes`` classes, ``dataset.class_offset``), chosen on
+      validation."""
+
+    protocols: list[Protocol] = Field(default_factory=lambda: ["oracle", "end_of_training"], min_length=1)
+    first_phases: int = Field(1, ge=1)
+    disjoint_classes: dict[str, Any] = Field(default_factory=dict)
+    seeds: list[Seed] | None = Field(None, min_length=1)
+
+    @field_validator("protocols")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"protocols must be distinct (got {v})")
+        return v
+
+    @field_validator("disjoint_classes")
+    @classmethod
+    def _flat(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return flatten(v)
 
 
 class Search(Strict):
@@ -188,6 +242,12 @@ class SweepConfig(Strict):
     max_concurrent: int | None = Field(None, ge=1)
     max_failures: int = Field(3, ge=0)
     storage_path: str = "runs/sweeps"
+    tuning: Tuning | None = None
+
+    @property
+    def chooses(self) -> bool:
+        """The sweep ranks trials to choose among settings (a search space, ASHA's rungs, tuning)."""
+        return bool(self.search_space) or self.scheduler.kind == "asha" or self.tuning is not None
 
     @field_validator("name")
     @classmethod
@@ -231,9 +291,15 @@ class SweepConfig(Strict):
                                  "use choice: [values]")
             if not ranges:
                 raise ValueError("search.kind optuna needs a search_space to search")
-            if len(self.variants) > 1 or len(self.seeds) > 1:
+            if self.tuning is None and (len(self.variants) > 1 or len(self.seeds) > 1):
                 raise ValueError("search.kind optuna: TPE proposes one setting per trial, so use one "
                                  "seed and at most one variant (repeat settings with kind random)")
+        if self.tuning is not None:
+            if not self.search_space:
+                raise ValueError("tuning: the protocols choose among settings; give a search_space")
+            if len(self.variants) > 1:
+                raise ValueError("tuning: the protocols choose one setting of one method; give at most one "
+                                 "variant (one tuning sweep per method)")
         return self
 
 

@@ -53,7 +53,7 @@ def search_setup(plan: SweepPlan) -> tuple[dict[str, Any], Any, int]:
     s = plan.sweep
     if s.search.kind == "optuna":
         storage = optuna.storages.RDBStorage(optuna_url(plan.exp_dir))
-        searcher = PhaseOptunaSearch(metric=s.objective.metric, mode=s.objective.mode, seed=s.search.seed,
+        searcher = PhaseOptunaSearch(metric=s.objective.key, mode=s.objective.mode, seed=s.search.seed,
                                      storage=storage, study_name=s.name)
         space = {"variant": plan.variant_names[0], "seed": s.seeds[0],
                  **{k: spec.domain() for k, spec in s.search_space.items()}}
@@ -97,7 +97,7 @@ def make_tuner(plan: SweepPlan, resume: bool = False) -> tune.Tuner:
         trainable(plan),
         param_space=space,
         tune_config=tune.TuneConfig(
-            metric=s.objective.metric, mode=s.objective.mode, search_alg=search_alg,
+            metric=s.objective.key, mode=s.objective.mode, search_alg=search_alg,
             scheduler=scheduler(plan), num_samples=num_samples,
             max_concurrent_trials=s.max_concurrent if s.search.kind == "optuna" else None,
             trial_name_creator=trial_dirname, trial_dirname_creator=trial_dirname),
