@@ -12,7 +12,14 @@
 - average forgetting (Chaudhry et al. 2018, "Riemannian Walk", Eq. 9): the mean over the old
   groups g of the best accuracy on g in an earlier phase minus the accuracy on g now.
 
-Each has a validation counterpart, ``val_`` before its name (``val_top1``, ``val_avg_inc_acc``):
+Bytes kept between phases (for memory-vs-accuracy comparisons): after each phase, the exemplar
+memory's stored bytes, the bytes of the network the learner keeps for the next phase (every
+parameter and buffer: DER's frozen backbones, and the network a distilling method's next phase
+takes as its teacher, are part of it) and of a generator the memory keeps (MFGR), counted alike
+for every method (``bytes_kept``; the run's most, ``peak_bytes_kept``). Training time:
+``total_train_seconds``, the phases' training loops summed (a timing: not reproducible).
+
+Each accuracy has a validation counterpart, ``val_`` before its name (``val_top1``, ``val_avg_inc_acc``):
 the same of the primary classifier on the validation images of the classes seen so far, the
 data every choice of setting is made on.
 """
@@ -66,6 +73,11 @@ def phase_metrics(scores: np.ndarray, labels: np.ndarray, known: int, first_clas
     return {prefix + key: value for key, value in out.items()}
 
 
+def bytes_kept(metrics: dict[str, float]) -> float:
+    """Exemplar, network and generator bytes a phase leaves for the next (see the module docstring)."""
+    return float(sum(metrics.get(k, 0.0) for k in ("memory_bytes", "network_bytes", "generator_bytes")))
+
+
 def average_forgetting(phases: list[dict[str, float]], prefix: str = "") -> float:
     """Chaudhry et al. 2018 Eq. 9 after the last of ``phases``: mean over old groups g of
     max_{l < t} a_{l,g} - a_{t,g} (NaN after phase 1 or without the accuracy matrix)."""
@@ -88,6 +100,10 @@ def run_summary(phases: list[dict[str, float]]) -> dict[str, float]:
     out = _summary(phases, "")
     if VAL_PREFIX + "top1" in phases[0]:
         out.update(_summary(phases, VAL_PREFIX))
+    if all("bytes_kept" in p for p in phases):
+        out["peak_bytes_kept"] = float(max(p["bytes_kept"] for p in phases))
+    if all("train_seconds" in p for p in phases):
+        out["total_train_seconds"] = float(sum(p["train_seconds"] for p in phases))
     return {**out, "num_phases": len(phases)}
 
 

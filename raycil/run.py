@@ -29,7 +29,8 @@ from raycil.schema import ConfigError
 from raycil.seeding import resolve_device
 
 COLUMNS = [("phase", 0), ("classes", 0), ("top1", 2), ("top5", 2), ("old_acc", 2), ("new_acc", 2),
-           ("imbalance", 2), ("memory_units", 1), ("exemplars_per_class", 1), ("train_seconds", 1)]
+           ("imbalance", 2), ("val_top1", 2), ("memory_units", 1), ("exemplars_per_class", 1),
+           ("train_seconds", 1)]
 
 
 def format_row(metrics: dict[str, Any]) -> str:
@@ -93,7 +94,9 @@ def run_experiment(cfg: ExperimentConfig, out: Path | None, verbose: bool = True
     if verbose:
         s = result["summary"]
         print(f"average incremental accuracy {s['avg_inc_acc']:.2f}  last accuracy {s['last_acc']:.2f}  "
-              f"forgetting {s['forgetting']:.2f}  mean imbalance {s['avg_imbalance']:.2f}")
+              f"forgetting {s['forgetting']:.2f}  mean imbalance {s['avg_imbalance']:.2f}"
+              + (f"  (validation: average incremental accuracy {s['val_avg_inc_acc']:.2f})"
+                 if "val_avg_inc_acc" in s else ""))
     return result
 
 

@@ -89,6 +89,12 @@ def test_bad_tuning_sections_are_one_line(tmp_path):
         plan_sweep(tuning_file(tmp_path, protocols=["oracle", "oracle"]))
     with pytest.raises(ConfigError, match="stop_after: 3 exceeds the protocol's 2 phases"):
         plan_tuning(plan_sweep(tuning_file(tmp_path, protocols=["first_phases"], first_phases=3)), None, {})
+    path = tuning_file(tmp_path, protocols=["oracle"])
+    no_val = ["dataset.val_fraction=0", "tuning=null"]
+    with pytest.raises(ConfigError, match="objective.split: val ranks on the validation split, but "
+                                          "dataset.val_fraction is 0"):
+        plan_sweep(path, overrides=no_val)
+    assert plan_sweep(path, overrides=[*no_val, "objective.split=test"]).sweep.objective.key == "avg_inc_acc"
 
 
 @pytest.mark.slow
@@ -143,4 +149,5 @@ def test_a_tuning_sweep_resumes_stage_two_after_a_driver_kill_without_redoing_a_
     table = protocols_table(exp)
     assert table["protocol"].tolist() == ["end_of_training", "first_phases"]
     assert set(table["n_seeds"]) == {2} and (table["eval_phases"] > 0).all()
-    assert (exp / "protocols.csv").is_file() and "tuning protocols" in resumed.stdout
+    assert (exp / "protocols.csv").is_file() and (exp / "protocols.png").is_file()
+    assert "tuning protocols" in resumed.stdout

@@ -97,6 +97,15 @@ class DatasetConfig(Strict):
         return self
 
 
+def has_validation(cfg: DatasetConfig) -> bool:
+    """The dataset has a validation split: ``val_fraction`` above 0, or a tree's own val/ beside test/."""
+    if cfg.val_fraction > 0:
+        return True
+    base = Path(os.path.expanduser(cfg.root or ""))
+    return cfg.name in ("imagefolder", "imagenet100", "imagenet1000") and (base / "val").is_dir() \
+        and (base / "test").is_dir()
+
+
 def _is_dir(root: Any) -> bool:
     return isinstance(root, str) and Path(os.path.expanduser(root)).is_dir()
 

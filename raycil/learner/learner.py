@@ -263,7 +263,8 @@ class Learner:
     def evaluate(self, ctx: PhaseContext, first_classes: int) -> dict[str, float]:
         """Metrics on the test data of all classes seen so far (``metrics.phase_metrics``), the
         same of the primary classifier on their validation data (``val_`` keys; none without a
-        validation split), then the plug-ins' statistics."""
+        validation split), the plug-ins' statistics, and the bytes of the network kept for the
+        next phase (``network_bytes``: every parameter and buffer)."""
         ends = [c.total for c in phase_contexts(self.cfg.protocol, self.cfg.num_classes)[: ctx.phase]]
         test = self.data.test.of_classes(range(ctx.total))
         joined = self._scores(test, ctx)
@@ -278,6 +279,8 @@ class Learner:
                                      prefix=VAL_PREFIX, group_ends=ends))
         for plugin in self.plugins:
             out.update(plugin.stats())
+        out["network_bytes"] = float(sum(t.numel() * t.element_size()
+                                         for t in (*self.model.parameters(), *self.model.buffers())))
         return out
 
     def _scores(self, data: ImageSet, ctx: PhaseContext) -> dict[str, np.ndarray]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from raycil.data.protocol import PhaseContext, run_contexts
 from raycil.data.registry import class_labels
-from raycil.metrics import run_summary
+from raycil.metrics import bytes_kept, run_summary
 
 if TYPE_CHECKING:
     from raycil.experiment import Experiment
@@ -93,6 +93,7 @@ def run_phases(cfg: Experiment, learner: LearnerSide[E, C, G], memory: MemorySid
             memory.keep_generator(learner.record_generator(ctx))
         metrics = {"phase": ctx.phase, "classes": ctx.total, **learner.evaluate(ctx, first_classes),
                    **memory.stats(), **fit}
+        metrics["bytes_kept"] = bytes_kept(metrics)
         history.append(metrics)
         if on_phase is not None:
             on_phase(metrics, history)

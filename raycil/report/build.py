@@ -11,6 +11,7 @@ import pandas as pd
 from raycil.report.flags import suspicious_seeds
 from raycil.report.html import report_html
 from raycil.report.loading import Experiment, counts, counts_line, load_experiment
+from raycil.report.pareto import front_line, pareto_plot, pareto_table
 from raycil.report.plots import plot_all
 from raycil.report.stats import paired_differences, summarize
 from raycil.report.study import export_optuna, importance_line
@@ -52,14 +53,22 @@ def build(exp_dir: str | Path) -> Report:
     n = counts_line(counts(exp))
     importance, imp = importance_line(exp, study) if exp.params else ("", {})
     plots = plot_all(exp, path / "plots")
+    front = pareto_table(exp) if exp.sweep.objectives else None
+    if front is not None:
+        front.to_csv(path / "pareto.csv", index=False)
+        drawn = pareto_plot(exp, front, path / "plots" / "pareto")
+        plots += [drawn] if drawn is not None else []
     tables = summary_tables(exp, summary, flagged) if not summary.empty else []
     page = report_html(exp, n, tables, paired_differences(exp), flagged, importance, plots)
     _atomic_write(path / "report.html", page)
-    files = [path / f for f in ("trials.csv", "trials.parquet", "summary.csv", "summary.md", "optuna.db",
-                                "report.html")] + plots
+    names = ("trials.csv", "trials.parquet", "summary.csv", "summary.md", "optuna.db", "report.html",
+             *(("pareto.csv",) if front is not None else ()))
+    files = [path / f for f in names] + plots
     lines = [f"{path}: {n}", "", md, ""]
     if importance:
         lines.append(importance)
+    if front is not None:
+        lines.append(front_line(front, exp))
     if not summary.empty:
         lines.append(flags_line(exp, flagged))
     lines.append("wrote " + ", ".join(str(f.relative_to(path)) for f in files))

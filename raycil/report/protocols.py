@@ -155,15 +155,55 @@ def protocols_markdown(table: pd.DataFrame, name: str, metric: str) -> str:
         markdown(shown)])
 
 
+def protocols_plot(table: pd.DataFrame, name: str, path: Path) -> Path:
+    """``protocols.png``: per protocol (a row, its chosen setting beneath its name), the chosen
+    setting's test average incremental accuracy (mean and 95% CI over the evaluation seeds; the
+    oracle's as a dashed line) and the compute the protocol spent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(table)
+    fig, (acc, cost) = plt.subplots(1, 2, figsize=(9.0, 1.2 + 0.75 * n), sharey=True, layout="constrained",
+                                    gridspec_kw={"width_ratios": [3, 2]})
+    y = list(range(n))[::-1]
+    halves = [0.0 if math.isnan(h) else h for h in table["avg_inc_acc_ci95"]]
+    acc.errorbar(table["avg_inc_acc_mean"], y, xerr=halves, fmt="o", capsize=4, color="tab:blue")
+    oracle = table[table["protocol"] == "oracle"]
+    if len(oracle):
+        acc.axvline(float(oracle["avg_inc_acc_mean"].iloc[0]), ls="--", lw=1, color="grey",
+                    label="oracle's choice")
+        acc.legend(loc="lower left", fontsize=8)
+    labels = [f"{p}\n{c}" for p, c in zip(table["protocol"], table["chosen"], strict=True)]
+    acc.set_yticks(y, labels, fontsize=8)
+    acc.set_xlabel("test avg. incremental accuracy (%), mean and 95% CI")
+    cost.barh(y, table["stage1_phases"], color="tab:orange", label="stage 1 (choosing)")
+    cost.barh(y, table["eval_phases"], left=table["stage1_phases"], color="tab:green",
+              label="evaluation runs beyond stage 1")
+    for yy, phases, cpu in zip(y, table["phases_total"], table["cpu_seconds"], strict=True):
+        digits = 0 if cpu >= 600 else 1
+        cost.annotate(f" {cpu / 60:.{digits}f} CPU-min", (phases, yy), va="center", fontsize=8)
+    cost.set_xlabel("phases trained")
+    cost.set_xlim(0, float(table["phases_total"].max()) * 1.45)
+    cost.legend(loc="upper right", fontsize=7)
+    fig.suptitle(f"{name}: the setting each tuning protocol chose, scored on test data", fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def build_protocols(exp_dir: str | Path) -> ProtocolsReport:
-    """Write ``protocols.csv`` and ``protocols.md`` into a tuning sweep's folder."""
+    """Write ``protocols.csv``, ``protocols.md`` and ``protocols.png`` into a tuning sweep's folder."""
     exp_dir = Path(exp_dir)
     record = json.loads((exp_dir / TUNING_FILE).read_text())
     table = protocols_table(exp_dir)
-    text = protocols_markdown(table, record["sweep"]["name"], record["sweep"]["objective"]["metric"])
+    name = record["sweep"]["name"]
+    text = protocols_markdown(table, name, record["sweep"]["objective"]["metric"])
     table.to_csv(exp_dir / "protocols.csv", index=False)
     (exp_dir / "protocols.md").write_text(text + "\n", encoding="utf-8")
-    return ProtocolsReport(table, text, [exp_dir / "protocols.csv", exp_dir / "protocols.md"])
+    plot = protocols_plot(table, name, exp_dir / "protocols.png")
+    return ProtocolsReport(table, text, [exp_dir / "protocols.csv", exp_dir / "protocols.md", plot])
 
 
 def is_tuning_dir(exp_dir: str | Path) -> bool:

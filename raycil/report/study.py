@@ -55,11 +55,13 @@ def _when(seconds: Any) -> datetime.datetime | None:
 def frozen_trial(exp: Experiment, trial_id: str, dists: dict[str, Any]) -> optuna.trial.FrozenTrial:
     """One Tune trial as an Optuna trial: state from its completeness and Tune status, times
     from its first phase's start and last phase's end."""
-    final, metric = exp.final.loc[trial_id], exp.sweep.objective.key
+    final, keys = exp.final.loc[trial_id], [o.key for o in exp.sweep.ranked]
     phases = exp.rows[exp.rows["trial_id"] == trial_id]
-    inter = {int(p): float(v) for p, v in zip(phases["phase"], phases[metric], strict=True)
-             if not math.isnan(v)}
-    value = float(final[metric])
+    multi = len(keys) > 1  # Optuna keeps no intermediate values of a multi-objective trial
+    inter = {} if multi else {int(p): float(v) for p, v in zip(phases["phase"], phases[keys[0]], strict=True)
+                              if not math.isnan(v)}
+    values = [float(final[k]) if k in final else math.nan for k in keys]
+    value = math.nan if any(math.isnan(v) for v in values) else values[0]
     S = optuna.trial.TrialState
     if final["complete"] and not math.isnan(value):
         state = S.COMPLETE
@@ -74,7 +76,8 @@ def frozen_trial(exp: Experiment, trial_id: str, dists: dict[str, Any]) -> optun
     now = datetime.datetime.now()
     config = exp.configs[trial_id]
     trial = optuna.trial.FrozenTrial(
-        number=0, trial_id=0, state=state, value=None if math.isnan(value) else value,
+        number=0, trial_id=0, state=state, value=None if math.isnan(value) or multi else value,
+        values=values if multi and not math.isnan(value) else None,
         datetime_start=start or now, datetime_complete=(end or now) if state != S.RUNNING else None,
         params={k: config[k] for k in dists}, distributions=dists, intermediate_values=inter,
         user_attrs=trial_attrs(trial_id, final.to_dict()), system_attrs={})
@@ -93,7 +96,7 @@ def export_optuna(exp: Experiment) -> optuna.Study:
     if s.name in {x.study_name for x in optuna.get_all_study_summaries(storage=url)}:
         optuna.delete_study(study_name=s.name, storage=url)
     study = optuna.create_study(study_name=s.name, storage=url,
-                                direction="maximize" if s.objective.mode == "max" else "minimize")
+                                directions=["maximize" if o.mode == "max" else "minimize" for o in s.ranked])
     dists = {k: distribution(spec) for k, spec in s.search_space.items()}
     if len(s.variants) > 1:
         dists["variant"] = optuna.distributions.CategoricalDistribution(list(s.variants))
@@ -112,6 +115,8 @@ def importances(study: optuna.Study) -> dict[str, float]:
 def importance_line(exp: Experiment, study: optuna.Study) -> tuple[str, dict[str, float]]:
     """PED-ANOVA importances, computed only from ``MIN_TRIALS_FOR_IMPORTANCE`` complete trials
     among which every swept parameter took at least two values (the rule is printed otherwise)."""
+    if exp.sweep.objectives is not None:
+        return "parameter importances: not computed for several objectives (their front: pareto.csv)", {}
     done = exp.done
     constant = [k for k in exp.params if done[k].nunique() < 2]
     if len(done) < MIN_TRIALS_FOR_IMPORTANCE or constant:

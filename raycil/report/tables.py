@@ -116,6 +116,9 @@ def flagged_table(exp: Experiment, flagged: pd.DataFrame) -> pd.DataFrame:
 def objective_line(sweep: SweepConfig) -> str:
     """What the sweep's choices were made on: validation data, or test data (an oracle's)."""
     o = sweep.objective
+    if sweep.objectives is not None:
+        return ("Objectives (a Pareto front, pareto.csv): " + "; ".join(x.label() for x in sweep.objectives)
+                + ".")
     if not sweep.chooses:
         return f"Objective: {o.mode} {o.metric} (fixed variants: no setting is chosen)."
     return f"Objective: {o.label()}, ranked as {o.key}."

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from raycil.config.composed import ExperimentConfig
 from raycil.config.errors import model_at, nearest
+from raycil.data.config import has_validation
 from raycil.data.protocol import phase_sizes
 from raycil.schema import ConfigError
 from raycil.sweep.settings import VARIANT_BASE, Resources, Scheduler, SweepConfig
@@ -41,6 +42,16 @@ def check_trial_resources(resources: Resources, cfgs: list[ExperimentConfig]) ->
                           f"{resources.learner_cpu:g} CPUs (resources.cpu - memory_cpu - driver_cpu); give "
                           f"resources.cpu >= {threads + resources.memory_cpu + resources.driver_cpu:g} or "
                           "fewer threads")
+
+
+def check_validation(sweep: SweepConfig, cfgs: list[ExperimentConfig]) -> None:
+    """A sweep that chooses on the validation split needs one in every trial's data."""
+    if not sweep.chooses or not any(o.split == "val" and o.key != o.metric for o in sweep.ranked):
+        return
+    if any(not has_validation(c.dataset) for c in cfgs):
+        raise ConfigError("objective.split: val ranks on the validation split, but dataset.val_fraction is 0 "
+                          "(no validation split); set it above 0, or objective.split: test (an oracle's "
+                          "choice)")
 
 
 def check_asha(scheduler: Scheduler, cfgs: list[ExperimentConfig], max_phases: int) -> None:

@@ -10,7 +10,8 @@ def describe(plan: SweepPlan) -> str:
     """The ``--dry-run`` listing: one line per trial (or the Optuna search it will run)."""
     s = plan.sweep
     lines = [f"sweep '{s.name}' from {plan.source}: search {s.search.kind}, scheduler {s.scheduler.kind}, "
-             f"objective {s.objective.label()}, outputs in {plan.exp_dir}"]
+             f"{'objectives' if s.objectives else 'objective'} {'; '.join(o.label() for o in s.ranked)}, "
+             f"outputs in {plan.exp_dir}"]
     if s.search.kind == "optuna":
         space = ", ".join(f"{k} ~ {v.kind}{v.args}" for k, v in s.search_space.items())
         lines.append(f"{s.search.num_samples} Optuna TPE trials of variant {plan.variant_names[0]}, "

@@ -23,7 +23,7 @@ from raycil.config.overrides import apply_overrides, parse_overrides
 from raycil.data.config import DatasetConfig
 from raycil.data.protocol import run_contexts
 from raycil.schema import ConfigError
-from raycil.sweep.checks import check_asha, check_keys, check_trial_resources
+from raycil.sweep.checks import check_asha, check_keys, check_trial_resources, check_validation
 from raycil.sweep.expand import expand_params
 from raycil.sweep.routing import routed, set_routed
 from raycil.sweep.settings import VARIANT_BASE, SweepConfig, flatten, plain
@@ -163,6 +163,7 @@ def plan_sweep(path: str | Path, profile: str | None = None,
         plan.trial_phases = [num_phases(c) for c in trial_cfgs]
         cfgs += trial_cfgs
     check_trial_resources(sweep.resources, cfgs)
+    check_validation(sweep, cfgs)
     plan.max_phases = max(num_phases(c) for c in cfgs)
     plan.datasets = list({c.dataset.model_dump_json(): c.dataset for c in cfgs}.values())
     if sweep.scheduler.kind == "asha":

@@ -36,7 +36,9 @@ from raycil.metrics import VAL_PREFIX
 from raycil.schema import Seed, Strict
 
 Metric = Literal["avg_inc_acc", "last_acc", "forgetting", "avg_imbalance",
-                 "top1", "top5", "old_acc", "new_acc", "first_acc", "imbalance"]
+                 "top1", "top5", "old_acc", "new_acc", "first_acc", "imbalance",
+                 "peak_bytes_kept", "total_train_seconds"]
+COST_METRICS = ("peak_bytes_kept", "total_train_seconds")  # no validation counterpart: one value per run
 
 PARAM_KINDS = {
     "grid": "a non-empty list of values, each tried",
@@ -134,11 +136,15 @@ class Objective(Strict):
 
     @property
     def key(self) -> str:
-        """The reported key ranked on: ``val_avg_inc_acc`` for split val, ``avg_inc_acc`` for test."""
-        return f"{VAL_PREFIX}{self.metric}" if self.split == "val" else self.metric
+        """The reported key ranked on: ``val_avg_inc_acc`` for split val, ``avg_inc_acc`` for test
+        (a cost, bytes kept or training seconds, has one value per run whatever the split)."""
+        return f"{VAL_PREFIX}{self.metric}" if self.split == "val" and self.metric not in COST_METRICS \
+            else self.metric
 
     def label(self) -> str:
         """``max avg_inc_acc on validation data`` (or ``... on test data (an oracle's choice)``)."""
+        if self.metric in COST_METRICS:
+            return f"{self.mode} {self.metric}"
         where = "validation data" if self.split == "val" else "test data (an oracle's choice)"
         return f"{self.mode} {self.metric} on {where}"
 
@@ -236,6 +242,7 @@ class SweepConfig(Strict):
     search_space: dict[str, ParamSpec] = Field(default_factory=dict)
     seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
     objective: Objective = Field(default_factory=Objective)
+    objectives: list[Objective] | None = Field(None, min_length=2)
     search: Search = Field(default_factory=Search)
     scheduler: Scheduler = Field(default_factory=Scheduler)
     resources: Resources = Field(default_factory=Resources)
@@ -243,6 +250,11 @@ class SweepConfig(Strict):
     max_failures: int = Field(3, ge=0)
     storage_path: str = "runs/sweeps"
     tuning: Tuning | None = None
+
+    @property
+    def ranked(self) -> list[Objective]:
+        """What the sweep ranks on: ``objectives`` (a Pareto front), else the one ``objective``."""
+        return list(self.objectives) if self.objectives else [self.objective]
 
     @property
     def chooses(self) -> bool:
@@ -294,6 +306,13 @@ class SweepConfig(Strict):
             if self.tuning is None and (len(self.variants) > 1 or len(self.seeds) > 1):
                 raise ValueError("search.kind optuna: TPE proposes one setting per trial, so use one "
                                  "seed and at most one variant (repeat settings with kind random)")
+        if self.objectives is not None:
+            if self.tuning is not None:
+                raise ValueError("objectives: a tuning sweep chooses one setting on one objective; give "
+                                 "objective: instead")
+            if self.scheduler.kind == "asha":
+                raise ValueError("objectives: ASHA stops trials on one metric; use scheduler fifo with "
+                                 "several objectives")
         if self.tuning is not None:
             if not self.search_space:
                 raise ValueError("tuning: the protocols choose among settings; give a search_space")

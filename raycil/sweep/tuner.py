@@ -53,7 +53,10 @@ def search_setup(plan: SweepPlan) -> tuple[dict[str, Any], Any, int]:
     s = plan.sweep
     if s.search.kind == "optuna":
         storage = optuna.storages.RDBStorage(optuna_url(plan.exp_dir))
-        searcher = PhaseOptunaSearch(metric=s.objective.key, mode=s.objective.mode, seed=s.search.seed,
+        ranked = s.ranked  # several objectives: Optuna's multi-objective TPE, one value per objective
+        keys, modes = [o.key for o in ranked], [o.mode for o in ranked]
+        searcher = PhaseOptunaSearch(metric=keys if len(keys) > 1 else keys[0],
+                                     mode=modes if len(modes) > 1 else modes[0], seed=s.search.seed,
                                      storage=storage, study_name=s.name)
         space = {"variant": plan.variant_names[0], "seed": s.seeds[0],
                  **{k: spec.domain() for k, spec in s.search_space.items()}}
@@ -93,11 +96,14 @@ def make_tuner(plan: SweepPlan, resume: bool = False) -> tune.Tuner:
                                   resume_errored=True)
     s = plan.sweep
     space, search_alg, num_samples = search_setup(plan)
+    # several objectives with Optuna: the searcher holds them; Tune itself ranks on none
+    single = s.objectives is None or s.search.kind != "optuna"
+    first = s.ranked[0]
     return tune.Tuner(
         trainable(plan),
         param_space=space,
         tune_config=tune.TuneConfig(
-            metric=s.objective.key, mode=s.objective.mode, search_alg=search_alg,
+            metric=first.key if single else None, mode=first.mode if single else None, search_alg=search_alg,
             scheduler=scheduler(plan), num_samples=num_samples,
             max_concurrent_trials=s.max_concurrent if s.search.kind == "optuna" else None,
             trial_name_creator=trial_dirname, trial_dirname_creator=trial_dirname),
