@@ -16,9 +16,11 @@ import yaml
 from sweep_helpers import TINY, result_lines
 from test_sweep_recovery import ROOT, finish, trial_dirs, wait_for
 
+from raycil.report import cli as report_cli
 from raycil.report.plots import best_setting as plotted_best
 from raycil.report.protocols import protocols_table
 from raycil.schema import ConfigError
+from raycil.sweep import cli as sweep_cli
 from raycil.sweep.plan import plan_sweep
 from raycil.sweep.protocols import best_setting, plan_tuning, ranking_key
 from raycil.sweep.settings import SweepConfig
@@ -80,6 +82,14 @@ def test_stage_one_sub_sweeps_follow_what_each_protocol_may_see(tmp_path):
                         None, {})
     assert [(s.name, s.plan.sweep.seeds) for s in apart.stages] == [("stage1-oracle", [0, 1]),
                                                                    ("stage1-end_of_training", [9])]
+
+
+def test_a_bad_tuning_section_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys):
+    path = tuning_file(tmp_path, protocols=["oracle", "per_task"])
+    assert sweep_cli.main([str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tuning.protocols" in err[0] and "end_of_training" in err[0], err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_bad_tuning_sections_are_one_line(tmp_path):
@@ -151,3 +161,5 @@ def test_a_tuning_sweep_resumes_stage_two_after_a_driver_kill_without_redoing_a_
     assert set(table["n_seeds"]) == {2} and (table["eval_phases"] > 0).all()
     assert (exp / "protocols.csv").is_file() and (exp / "protocols.png").is_file()
     assert "tuning protocols" in resumed.stdout
+    (exp / "protocols.csv").unlink()
+    assert report_cli.main([str(exp)]) == 0 and (exp / "protocols.csv").is_file()  # rebuilt from the folder

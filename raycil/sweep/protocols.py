@@ -22,7 +22,6 @@ unfinished one and goes on from there. :mod:`raycil.report.protocols` writes ``p
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,9 +80,10 @@ def ranking_key(sweep: SweepConfig, protocol: str) -> str:
     return metric if protocol == "oracle" else VAL_PREFIX + metric
 
 
-def _stage_overrides(tp_main: SweepPlan, name: str, seeds: list[int], split: str,
+def _stage_overrides(main: SweepPlan, name: str, seeds: list[int], split: str,
                      experiment: dict[str, Any]) -> dict[str, Any]:
-    return {"tuning": None, "name": name, "storage_path": str(tp_main.exp_dir), "seeds": seeds,
+    """The sweep-level and experiment overrides that make a stage-1 sub-sweep of ``main``."""
+    return {"tuning": None, "name": name, "storage_path": str(main.exp_dir), "seeds": seeds,
             "objective.split": split, **experiment}
 
 
@@ -141,10 +141,6 @@ def plan_tuning(main: SweepPlan, profile: str | None, overrides: dict[str, Any])
 
 
 # ---------------------------------------------------------------------------------- choosing
-def _same(a: Any, b: Any) -> bool:
-    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
-
-
 def best_setting(final: Any, params: list[str], key: str, mode: str) -> tuple[dict[str, Any], float]:
     """The setting (values of ``params``) whose complete trials have the best mean ``key``, and
     that mean; ties go to the setting listed first. ``final``: one row per trial (the report's

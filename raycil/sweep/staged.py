@@ -55,7 +55,10 @@ def run_stage(label: str, plan: SweepPlan, progress_every: float) -> int:
         print(f"raycil.sweep: {line}")
     print(f"raycil.sweep: {label}: {describe(plan).splitlines()[0]}", flush=True)
     results = run_sweep(plan, exists, progress_every)
-    build(plan.exp_dir)
+    try:
+        build(plan.exp_dir)
+    except FileNotFoundError:  # interrupted before any of its trials reported a phase
+        pass
     return sum(r.error is not None for r in results)
 
 
