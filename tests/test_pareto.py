@@ -15,8 +15,8 @@ from raycil import report
 from raycil.report.pareto import dominated, pareto_table
 from raycil.run import run_experiment
 from raycil.schema import ConfigError
-from raycil.sweep import cli as sweep_cli
 from raycil.sweep.plan import plan_sweep
+from raycil.sweep.tuner import run_sweep
 
 TWO = [{"metric": "avg_inc_acc", "mode": "max"}, {"metric": "peak_bytes_kept", "mode": "min"}]
 
@@ -64,14 +64,15 @@ def test_several_objectives_are_refused_with_asha_and_with_tuning(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_optuna_multi_objective_sweep_keeps_both_values_and_writes_its_front(tmp_path, ray_address):
+def test_an_optuna_multi_objective_sweep_keeps_both_values_and_writes_its_front(tmp_path, ray_local):
     doc = {"name": "mo", "experiment": TINY, "storage_path": str(tmp_path / "runs"), "resources": {"cpu": 1},
            "search_space": {"memory.budget": {"randint": [2, 20]}}, "objectives": TWO,
            "search": {"kind": "optuna", "num_samples": 3, "seed": 0}}
     path = tmp_path / "mo.yaml"
     path.write_text(yaml.safe_dump(doc))
-    assert sweep_cli.main([str(path), "--address", ray_address]) == 0
-    exp_dir = plan_sweep(path).exp_dir
+    plan = plan_sweep(path)
+    assert all(r.error is None for r in run_sweep(plan))
+    exp_dir = plan.exp_dir
     study = optuna.load_study(study_name="mo", storage=report.optuna_url(exp_dir))
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]

@@ -133,8 +133,9 @@ def test_optuna_search_study_is_the_live_one_with_every_trial(tmp_path, ray_loca
         rows = trials[trials["trial_id"] == t.user_attrs["tune_trial_id"]].set_index("phase")
         assert t.params["train.lr"] == pytest.approx(rows["train.lr"].iloc[0], rel=1e-12)
         assert t.params["train.momentum"] == pytest.approx(rows["train.momentum"].iloc[0], rel=1e-12)
-        assert t.intermediate_values == pytest.approx(rows["avg_inc_acc"].to_dict())
-        assert t.value == pytest.approx(rows["avg_inc_acc"].iloc[-1])
+        # the search ranks on the validation split (objective.split: val, the default)
+        assert t.intermediate_values == pytest.approx(rows["val_avg_inc_acc"].to_dict())
+        assert t.value == pytest.approx(rows["val_avg_inc_acc"].iloc[-1])
         assert t.user_attrs["variant"] == "base" and t.user_attrs["seed"] == 0
 
 
