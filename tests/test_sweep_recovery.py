@@ -56,6 +56,16 @@ def cluster_snapshot() -> str:
     return "\n".join([f"available: {ray.available_resources()}", *rows])
 
 
+def driver_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def start_driver(cmd: list[str]) -> subprocess.Popen:
+    """A sweep's driver in a session of its own (the test kills it), its output discarded."""
+    return subprocess.Popen(cmd, cwd=ROOT, env=driver_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
 def finish(cmd: list[str], env: dict[str, str], timeout: float = 300.0) -> subprocess.CompletedProcess:
     """Run a sweep command to its end; one that outlives ``timeout`` fails the test with what the
     cluster held then and the last lines the command printed (where it hung)."""
@@ -107,9 +117,8 @@ def test_killed_driver_then_resume_runs_no_finished_trial_again(tmp_path, ray_ad
     cmd = [sys.executable, "-m", "raycil.sweep", str(path), "--address", ray_address,
            "--set", "train.epochs_first=20", "--set", "train.epochs=20", "--set", "protocol.num_phases=2"]
     exp = plan_sweep(path).exp_dir
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    driver = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    env = driver_env()
+    driver = start_driver(cmd)
 
     def fast_done_slow_started() -> bool:
         assert driver.poll() is None, "the sweep ended before it could be interrupted"
@@ -164,9 +173,8 @@ def test_resume_trains_no_finished_phase_again_when_tunes_snapshot_is_older(tmp_
     path = write_sweep(tmp_path, "old_snapshot", variants={"a": {}}, seeds=[1])
     cmd = sweep_command(path, ray_address, *THREE_PHASES)
     exp = plan_sweep(path).exp_dir
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    driver = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    env = driver_env()
+    driver = start_driver(cmd)
     try:
         wait_for(lambda: checkpoints(exp) >= 1 or driver.poll() is not None)
         # Tune's snapshot as it was at phase 1, put back after the kill: as if Tune had not

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 from sweep_helpers import TINY, result_lines
-from test_sweep_recovery import ROOT, finish, trial_dirs, wait_for
+from test_sweep_recovery import driver_env, finish, start_driver, trial_dirs, wait_for
 
 from raycil.report import cli as report_cli
 from raycil.report.plots import best_setting as plotted_best
@@ -116,9 +115,8 @@ def test_a_tuning_sweep_resumes_stage_two_after_a_driver_kill_without_redoing_a_
     cmd = [sys.executable, "-m", "raycil.sweep", str(path), "--address", ray_address, "--set",
            "max_concurrent=1", "--set", "train.epochs_first=10", "--set", "train.epochs=150"]
     exp = plan_sweep(path).exp_dir
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    driver = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    env = driver_env()
+    driver = start_driver(cmd)
 
     def one_done_one_started() -> bool:
         assert driver.poll() is None, "the sweep ended before it could be interrupted"

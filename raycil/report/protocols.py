@@ -186,7 +186,7 @@ def protocols_plot(table: pd.DataFrame, name: str, path: Path) -> Path:
         cost.annotate(f" {cpu / 60:.{digits}f} CPU-min", (phases, yy), va="center", fontsize=8)
     cost.set_xlabel("phases trained")
     cost.set_xlim(0, float(table["phases_total"].max()) * 1.45)
-    cost.legend(loc="upper right", fontsize=7)
+    cost.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=7, ncols=1)
     fig.suptitle(f"{name}: the setting each tuning protocol chose, scored on test data", fontsize=10)
     fig.savefig(path, dpi=120)
     plt.close(fig)
