@@ -101,13 +101,14 @@ def test_small_asha_sweep_outputs_optuna_round_trip_and_named_actors(tmp_path, r
         assert t.params == {"variant": row["variant"]}
         assert (t.user_attrs["variant"], t.user_attrs["seed"]) == (row["variant"], row["seed"])
         assert t.user_attrs["last_acc"] == pytest.approx(row["last_acc"])
-        per_phase = trials[trials["trial_id"] == row.name].set_index("phase")["top1"]
+        # ASHA and the study rank on the validation split (objective.split: val, the default)
+        per_phase = trials[trials["trial_id"] == row.name].set_index("phase")["val_top1"]
         assert t.intermediate_values == pytest.approx(per_phase.to_dict())
         # the study trial's times are the trial's: its first phase's start, its last phase's end
         phases_of = trials[trials["trial_id"] == row.name]
         assert t.datetime_start.timestamp() == pytest.approx(phases_of["started_at"].min(), abs=1e-3)
         if row["phase"] == 2:
-            assert t.state == optuna.trial.TrialState.COMPLETE and t.value == pytest.approx(row["top1"])
+            assert t.state == optuna.trial.TrialState.COMPLETE and t.value == pytest.approx(row["val_top1"])
             assert t.datetime_complete.timestamp() == pytest.approx(phases_of["ended_at"].max(), abs=1e-3)
         else:
             assert t.state == optuna.trial.TrialState.PRUNED
