@@ -29,7 +29,7 @@ from typing import Any
 from raycil.data.config import FILE_DATASETS
 from raycil.metrics import VAL_PREFIX
 from raycil.schema import ConfigError
-from raycil.sweep.plan import SweepPlan, plan_sweep
+from raycil.sweep.plan import SweepPlan, TrialSpec, plan_sweep
 from raycil.sweep.settings import SweepConfig, plain
 
 TUNING_FILE = "tuning.json"
@@ -92,9 +92,10 @@ def _disjoint_overrides(main: SweepPlan) -> dict[str, Any]:
     assert tuning is not None
     if tuning.disjoint_classes:
         return dict(tuning.disjoint_classes)
-    cfg = main.experiment_config(main.trials[0]) if main.trials else None
-    dataset = cfg.dataset if cfg is not None else None
-    if dataset is None or dataset.name in FILE_DATASETS:
+    # the base at the search space's first values (an Optuna sweep has no trial list yet)
+    probe = {k: spec.probe_values()[0] for k, spec in main.sweep.search_space.items()}
+    dataset = main.experiment_config(TrialSpec(main.variant_names[0], main.sweep.seeds[0], probe)).dataset
+    if dataset.name in FILE_DATASETS:
         raise ConfigError("tuning.disjoint_classes: give the overrides of a class set disjoint from the one "
                           "evaluated (e.g. {dataset.root: another tree}); only the built-in data draws one "
                           "by itself")
