@@ -19,6 +19,7 @@ from raycil.report.loading import Experiment, load_experiment
 from raycil.report.stats import mean_ci, paired_test
 from raycil.report.tables import cell, fmt, markdown
 from raycil.sweep.protocols import CHOSEN_FILE, STAGE2, TUNING_FILE, setting_key, stage2_variants
+from raycil.sweep.settings import plain
 
 REPORTED = (("avg_inc_acc", "test avg. inc. acc."), ("last_acc", "test last acc."),
             ("val_avg_inc_acc", "val. avg. inc. acc."))
@@ -64,14 +65,10 @@ def evaluation_runs(exps: dict[str, Experiment], stages: list[dict[str, Any]], p
             continue
         for trial_id, row in exps[stage["name"]].done.iterrows():
             seed = int(row["seed"])
-            same = setting_key({k: _plain(row[k]) for k in params}) == wanted
+            same = setting_key({k: plain(row[k]) for k in params}) == wanted
             if seed in seeds and seed not in out and same:
                 out[seed] = (stage["name"], str(trial_id))
     return {s: out[s] for s in seeds if s in out}
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if hasattr(v, "item") else v
 
 
 def protocols_table(exp_dir: str | Path) -> pd.DataFrame:
