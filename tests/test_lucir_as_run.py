@@ -9,7 +9,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from smoke_helpers import smoke_config
+from smoke_helpers import first_phase, smoke_config
 from torch import nn
 
 from raycil.data.protocol import PhaseContext
@@ -79,3 +79,35 @@ def test_attached_scales_leave_the_function_until_they_train():
     copy.deepcopy(net)
     merge_transfer(net)
     assert torch.allclose(net(x), moved) and all(p.requires_grad for p in net.parameters())
+
+
+def finetuned(monkeypatch, **bft):
+    """A LUCIR learner after its second phase: the parameters and buffers its class-balanced
+    fine-tuning changed, and how often the method's loss ran in that stage."""
+    cfg = smoke_config(method=LUCIR, train={"balanced_finetune": {"epochs": 2, **bft}})
+    learner, memory, _ = first_phase(cfg)
+    second = PhaseContext(2, 3, 2, 4)
+    learner.train_phase(second, memory.exemplars())
+    memory.update(second, learner.exemplar_candidates(second, True))
+    before = copy.deepcopy(learner.model.state_dict())
+    calls, method_loss = [], learner.method.loss
+    monkeypatch.setattr(learner.method, "loss", lambda *a: calls.append(1) or method_loss(*a))
+    learner.after_phase(second, memory.exemplars())
+    after = learner.model.state_dict()
+    return {k for k in before if not torch.equal(before[k], after[k])}, len(calls)
+
+
+def test_balanced_finetuning_is_lucirs_code_embeddings_only_with_bn_statistics_kept(monkeypatch):
+    """LUCIR's cb_finetune (ft_flag 2, fix_bn): only the old and new class embeddings change; the
+    feature extractor, every batch-norm running statistic and the scale η stay; the loss is LUCIR's."""
+    changed, method_losses = finetuned(monkeypatch)
+    assert changed == {"head.blocks.0", "head.blocks.1"}
+    assert method_losses > 0
+
+
+def test_balanced_finetuning_as_raycil_ran_it_before_reestimates_bn_and_trains_the_scale(monkeypatch):
+    changed, method_losses = finetuned(monkeypatch, freeze_bn=False, loss="ce", train_scale=True)
+    assert {"head.blocks.0", "head.blocks.1", "head.scale"} <= changed
+    assert any("running_mean" in k for k in changed)
+    assert not any(k.endswith(("weight", "bias")) and not k.startswith("head") for k in changed)
+    assert method_losses == 0

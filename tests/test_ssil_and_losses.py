@@ -1,12 +1,17 @@
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
 from smoke_helpers import smoke_config
 
-from raycil.config import ConfigError
+from raycil.config import ConfigError, load_config
 from raycil.data.protocol import phase_contexts
+from raycil.learner import learner as learner_module
 from raycil.methods.losses import kd_loss, separated_softmax_loss, task_wise_kd_loss
-from raycil.plugins.assembly import make_learner
+from raycil.plugins.assembly import make_learner, make_memory
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_new_class_samples_put_zero_gradient_on_old_logits():
@@ -103,3 +108,35 @@ def test_task_kd_setting_refuses_a_non_boolean_in_one_line(value):
     assert "\n" not in str(err.value)
     assert smoke_config(method={"name": "ssil", "ssil": {"task_kd": True}},
                         train={"replay_batch_size": 4}).method.ssil.task_kd
+
+
+def test_ssil_config_is_the_papers_optimisation_and_memory():
+    """SS-IL §6.1-6.2 and Algorithm 1 (and the authors' code): random Ringbuffer exemplars, SGD at
+    lr 0.1 divided by the 1-based phase, momentum 0.9, weight decay 1e-4, replay batches."""
+    cfg = load_config(ROOT / "configs" / "ssil.yaml")
+    t = cfg.train
+    assert (cfg.method.name, cfg.memory.selection) == ("ssil", "random")
+    assert (t.lr_first, t.lr, t.lr_over_phases, t.momentum, t.weight_decay, t.nesterov) == (
+        0.1, 0.1, "inverse", 0.9, 1e-4, False)
+    assert t.replay_batch_size == 16
+
+
+def test_phase_p_of_ssil_starts_at_lr_over_p(monkeypatch):
+    """The optimiser of phase p starts at lr / p (the code's lr / (t + 1) for the 0-based task t);
+    ``lr_over_phases: constant`` keeps lr in every incremental phase."""
+    seen = []
+    def spy(opt, epochs, sched):
+        seen.append((opt.param_groups[0]["lr"], opt.param_groups[0]["nesterov"]))
+        raise StopIteration  # the starting lr is what this test reads
+
+    monkeypatch.setattr(learner_module, "lr_schedule", spy)
+    for over_phases in ("inverse", "constant"):
+        cfg = load_config(ROOT / "configs" / "ssil.yaml", "smoke",
+                          {"train.lr_over_phases": over_phases, "train.nesterov": True,
+                           "protocol.num_phases": 3})
+        learner, memory = make_learner(cfg), make_memory(cfg)
+        for ctx in phase_contexts(cfg.protocol, cfg.num_classes):
+            with pytest.raises(StopIteration):
+                learner.train_phase(ctx, memory.exemplars())
+    assert seen == [(0.1, True), (0.05, True), (pytest.approx(0.1 / 3), True),
+                    (0.1, True), (0.1, True), (0.1, True)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from raycil.schema import Strict
 
@@ -24,11 +24,20 @@ class ScheduleConfig(Strict):
 
 
 class BalancedFinetuneConfig(Strict):
-    """Class-balanced fine-tuning on the memory after a phase (phases 2..N)."""
+    """Class-balanced fine-tuning on the memory after a phase (phases 2..N). The defaults are LUCIR's
+    released code (``cb_finetune`` with its default ``ft_flag`` 2): the classifier's embeddings train
+    with the feature extractor fixed, batch norm in eval mode (its running statistics are the
+    phase's, not re-estimated on the memory), the method's own loss (LUCIR: CE + λ·L_dis + L_mr
+    against the previous network), the cosine scale η fixed. ``freeze_bn: false``, ``loss: ce`` and
+    ``train_scale: true`` are the stage as raycil ran it before. ``schedule``: null is ``train.schedule``."""
 
     epochs: int = Field(0, ge=0)
     lr: float = Field(0.01, gt=0)
     head_only: bool = True
+    freeze_bn: bool = True
+    loss: Literal["method", "ce"] = "method"
+    train_scale: bool = False
+    schedule: ScheduleConfig | None = None
 
 
 class TrainConfig(Strict):
@@ -41,7 +50,11 @@ class TrainConfig(Strict):
     eval_batch_size: int = Field(256, ge=1)
     lr_first: float = Field(0.1, gt=0)
     lr: float = Field(0.1, gt=0)
+    # constant: every incremental phase starts at ``lr``; inverse: phase p (1-based) starts at lr / p
+    # (SS-IL Algorithm 1 and §6.2, the authors' code: lr / (t + 1) for the 0-based task t)
+    lr_over_phases: Literal["constant", "inverse"] = "constant"
     momentum: float = Field(0.9, ge=0, lt=1)
+    nesterov: bool = False
     weight_decay: float = Field(5e-4, ge=0)
     weight_decay_first: float | None = Field(None, ge=0)  # None: weight_decay
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
@@ -53,3 +66,9 @@ class TrainConfig(Strict):
     # forward + loss and the evaluation forwards (fp16 with a GradScaler, CUDA only: FP16_ON_CPU)
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     channels_last: bool = False  # the model and its input batches in torch.channels_last
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> TrainConfig:
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("train.nesterov: true needs train.momentum > 0")
+        return self

@@ -39,7 +39,7 @@ from raycil.seeding import phase_seed, resolve_device, seed_everything
 
 if TYPE_CHECKING:
     from raycil.experiment import Experiment
-    from raycil.learner.config import ScheduleConfig
+    from raycil.learner.config import ScheduleConfig, TrainConfig
 
 T = TypeVar("T")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -52,6 +52,12 @@ def lr_schedule(opt: torch.optim.Optimizer, epochs: int,
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
     milestones = sorted({max(1, round(m * epochs)) for m in sched.milestones})
     return torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=sched.gamma)
+
+
+def phase_lr(train: TrainConfig, phase: int) -> float:
+    """An incremental phase's initial learning rate: ``train.lr``, or with ``lr_over_phases:
+    inverse`` lr / p for the 1-based phase p (SS-IL Algorithm 1, its code's lr / (t + 1))."""
+    return train.lr / phase if train.lr_over_phases == "inverse" else train.lr
 
 
 def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:
@@ -119,9 +125,12 @@ class Learner:
     # ------------------------------------------------------------------ training
     def fit(self, source: BatchSource, epochs: int, lr: float, loss_fn: LossFn,
             params: Sequence[nn.Parameter], replay: BatchSource | None = None, desc: str = "",
-            hooks: Sequence[TrainingHooks] = (), first_phase: bool = False) -> None:
+            hooks: Sequence[TrainingHooks] = (), first_phase: bool = False,
+            schedule: ScheduleConfig | None = None, frozen_bn: bool = False) -> None:
         """The training loop: ``epochs`` passes over ``source`` with SGD and the schedule (the
-        first phase's weight decay and schedule if ``first_phase`` and configured). With bf16 /
+        first phase's weight decay and schedule if ``first_phase`` and configured; ``schedule``
+        given: that one). ``frozen_bn``: batch-norm layers stay in eval mode, their running
+        statistics unchanged (LUCIR's code, ``fix_bn``, in its class-balanced fine-tuning). With bf16 /
         fp16 (``train.precision``) the loss and the hooks' extra losses are computed under
         autocast, and fp16 scales the loss (GradScaler); the hooks' own steps (``after_step``,
         ``on_epoch_end``: CIM's φ updates) run outside autocast, in fp32."""
@@ -129,11 +138,17 @@ class Learner:
         self.model_layout()
         scaler = grad_scaler(self.device, self.precision)
         decay = t.weight_decay_first if first_phase and t.weight_decay_first is not None else t.weight_decay
-        opt = torch.optim.SGD(params, lr=lr, momentum=t.momentum, weight_decay=decay)
-        sched = lr_schedule(opt, epochs, t.schedule_first if first_phase and t.schedule_first else t.schedule)
+        opt = torch.optim.SGD(params, lr=lr, momentum=t.momentum, weight_decay=decay, nesterov=t.nesterov)
+        if schedule is None:
+            schedule = t.schedule_first if first_phase and t.schedule_first else t.schedule
+        sched = lr_schedule(opt, epochs, schedule)
         steps_per_epoch = -(-len(source) // t.batch_size)
         seen, start = 0, time.perf_counter()
         self.method.train_mode(self.model)
+        if frozen_bn:
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         for epoch in range(epochs):
             for h in hooks:
                 h.on_epoch_start(source, epoch, epochs)
@@ -196,7 +211,7 @@ class Learner:
                 replay = self.batches(ex_images, ex_labels, train=True)
             else:
                 images, labels = concat_images(images, ex_images), np.concatenate([labels, ex_labels])
-        epochs, lr = (t.epochs_first, t.lr_first) if ctx.is_first else (t.epochs, t.lr)
+        epochs, lr = (t.epochs_first, t.lr_first) if ctx.is_first else (t.epochs, phase_lr(t, ctx.phase))
         self.method.before_training(self, ctx, images, labels)
         hooks = [h for p in self.plugins if (h := p.phase_hooks(self, ctx, new, exemplars)) is not None]
         transfer = self.cfg.model.weight_transfer and not ctx.is_first
@@ -217,11 +232,23 @@ class Learner:
         bft = self.cfg.train.balanced_finetune
         ex_images, ex_labels = exemplars
         if bft.epochs > 0 and not ctx.is_first and len(ex_labels):
-            head = self.model.head if bft.head_only else self.model
-            self.fit(self.batches(ex_images, ex_labels, train=True), bft.epochs, bft.lr,
-                     lambda x, y: F.cross_entropy(self.model(x)["logits"][:, : ctx.total], y),
-                     list(head.parameters()), desc="balanced fine-tuning")
+            def loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+                if bft.loss == "method":
+                    return self.method.loss(self, x, y, ctx)
+                return F.cross_entropy(self.model(x)["logits"][:, : ctx.total], y)
+
+            self.fit(self.batches(ex_images, ex_labels, train=True), bft.epochs, bft.lr, loss,
+                     self.finetune_params(), desc="balanced fine-tuning", schedule=bft.schedule,
+                     frozen_bn=bft.freeze_bn)
         self.method.after_phase(self, ctx, exemplars)
+
+    def finetune_params(self) -> list[nn.Parameter]:
+        """What the class-balanced fine-tuning trains: the classifier (``head_only``) or the whole
+        network, without a cosine classifier's scale η unless ``train_scale``."""
+        bft = self.cfg.train.balanced_finetune
+        module = self.model.head if bft.head_only else self.model
+        scale = getattr(self.model.head, "scale", None)
+        return [p for p in module.parameters() if bft.train_scale or p is not scale]
 
     # ------------------------------------------------------------------ exemplar candidates
     def exemplar_candidates(self, ctx: PhaseContext, with_features: bool) -> PhaseCandidates:

@@ -11,7 +11,9 @@ Implemented:
   (hard negatives), averaged over pairs (K = 2, m = 0.5);
 - total loss L = L_ce + λ·L_dis + L_mr;
 - class-balanced fine-tuning: the learner's ``train.balanced_finetune`` stage on the balanced
-  memory after each phase (configs/lucir.yaml turns it on); all class embeddings and η train there;
+  memory after each phase (configs/lucir.yaml turns it on), as the authors' code runs it
+  (``cb_finetune``, ``ft_flag`` 2): old and new class embeddings train with this method's whole loss
+  against the previous network, the feature extractor, its batch-norm statistics and η fixed;
 - as the LUCIR, Mnemonics and CIM papers ran it (``imprint``, ``last_relu``): the new classes'
   embeddings imprinted before a phase trains (normalised mean of the normalised features of each
   new class's training images, scaled to the old embeddings' mean norm), and no ReLU after the

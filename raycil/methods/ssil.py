@@ -1,6 +1,9 @@
 """SS-IL (Ahn et al., ICCV 2021): separated softmax (Eq. 3) with ratio-preserving mini-batches:
 every batch of new data B_Dt is joined by a replay batch B_M of ``train.replay_batch_size``
-exemplars drawn with replacement (Algorithm 1); the learner builds those batches.
+exemplars drawn with replacement (Algorithm 1); the learner builds those batches. The paper's
+optimisation is configuration (configs/ssil.yaml): the 1-based phase p starts at lr / p
+(``train.lr_over_phases: inverse``, Algorithm 1), weight decay 1e-4, random exemplars
+(``memory.selection: random``, the Ringbuffer of §6.1).
 
 ``method.ssil.task_kd`` adds the task-wise KD of the authors' released code (and of the paper's
 ICCV 2021 version; the supplied paper has none): for every earlier task (phase), KD within that
