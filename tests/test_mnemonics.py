@@ -4,22 +4,29 @@ against fold (Eq. 10), and the memory stores the learned images, charged their b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from smoke_helpers import first_phase, smoke_config
 from torch import nn
 
-from raycil.config import ConfigError, build_config
+from raycil.config import ConfigError, build_config, load_config
+from raycil.data.protocol import PhaseContext
 from raycil.plugins.mnemonics.bilevel import (
     ExemplarSchedule,
+    ExemplarSGD,
     adjust_old_exemplars,
     fold_ids,
     meta_loss,
     train_new_exemplars,
 )
+from raycil.plugins.mnemonics.plugin import MnemonicsPlugin
 from raycil.plugins.mnemonics.storage import TensorCodec, to_storage
 from raycil.run import run_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class TinyNet(nn.Module):
@@ -74,10 +81,11 @@ def test_training_new_exemplars_lowers_the_loss_of_the_temporary_model_on_the_da
     model, e, y, x_val, y_val = tiny_problem(1)
     before = float(meta_loss(model, e, y, x_val, y_val, 3, 0.5, 1).detach())
     param = nn.Parameter(e.clone())
-    losses = train_new_exemplars(model, param, y, x_val, y_val, 3, schedule(epochs=20, lr=2.0),
-                                 torch.Generator().manual_seed(0))
+    fit = train_new_exemplars(model, param, y, x_val, y_val, 3, schedule(epochs=20, lr=2.0),
+                              torch.Generator().manual_seed(0))
     after = float(meta_loss(model, param.detach(), y, x_val, y_val, 3, 0.5, 1).detach())
-    assert after < before and losses[-1] < losses[0]
+    assert after < before and fit.losses[-1] < fit.losses[0]
+    assert fit.updates == 20 * -(-len(y_val) // 4)
     assert schedule().lr_at(0) == 0.5 and schedule().lr_at(1) == 0.5 and schedule().lr_at(2) == 0.25
 
 
@@ -92,14 +100,54 @@ def test_old_exemplars_are_adjusted_fold_against_fold():
     loss = meta_loss(model, param[a], y[a], param[b].detach(), y[b], 3, 0.5, 1)
     (grad,) = torch.autograd.grad(loss, [param])
     assert grad[a].abs().max() > 0 and grad[b].abs().max() == 0
-    adjust_old_exemplars(model, param, y, folds, 3, schedule(epochs=1), torch.Generator().manual_seed(0))
-    moved = (param.detach() - e).abs().amax(dim=(1, 2, 3))
+    adjusted = e.clone()
+    adjust_old_exemplars(model, adjusted, y, folds, 3, schedule(epochs=1), torch.Generator().manual_seed(0))
+    moved = (adjusted - e).abs().amax(dim=(1, 2, 3))
     assert (moved[a] > 0).all() and (moved[b] > 0).all()
     # a half's update depends on the other half only: its own images as validation would change it
     param2 = nn.Parameter(e.clone())
     loss_self = meta_loss(model, param2[a], y[a], param2[a].detach(), y[a], 3, 0.5, 1)
     (grad_self,) = torch.autograd.grad(loss_self, [param2])
     assert not torch.allclose(grad_self[a], grad[a])
+
+
+def test_exemplar_sgd_is_torch_sgd_with_momentum_and_weight_decay():
+    """The exemplar step (§7.1's SGD) matches torch.optim.SGD step for step; without momentum and
+    weight decay it is the plain E ← E − lr ∇E."""
+    torch.manual_seed(3)
+    target = torch.randn(2, 3)
+    ours = nn.Parameter(torch.randn(2, 3))
+    theirs = nn.Parameter(ours.detach().clone())
+    sgd = ExemplarSGD(0.9, 5e-4)
+    reference = torch.optim.SGD([theirs], lr=0.1, momentum=0.9, weight_decay=5e-4)
+    for lr in (0.1, 0.1, 0.05):
+        sgd.step(ours, ((ours - target) ** 2).sum(), lr)
+        for group in reference.param_groups:
+            group["lr"] = lr
+        reference.zero_grad()
+        ((theirs - target) ** 2).sum().backward()
+        reference.step()
+        assert torch.allclose(ours, theirs, atol=1e-7)
+    plain, start = nn.Parameter(torch.ones(3)), torch.ones(3)
+    ExemplarSGD(0.0, 0.0).step(plain, (plain * torch.arange(3.0)).sum(), 0.5)
+    assert torch.equal(plain.detach(), start - 0.5 * torch.arange(3.0))
+
+
+def test_mnemonics_local_profile_runs_the_papers_exemplar_schedule():
+    """configs/mnemonics.yaml at its local size: the paper's 50 exemplar epochs halved every 10
+    (§7.1) in every phase, whatever the model epochs, so a later phase makes at least 100
+    exemplar updates (50 epochs x 2 batches of D_i), with momentum; ``rescale`` is the old
+    miniature (2 epochs: 4 updates)."""
+    cfg = load_config(ROOT / "configs" / "mnemonics.yaml")
+    plugin = MnemonicsPlugin(cfg.mnemonics, cfg)
+    later = PhaseContext(2, 6, 10, 12)
+    sched = plugin.schedule(later, cfg.mnemonics.beta1)
+    d_i = 2 * cfg.dataset.train_per_class
+    updates = sched.epochs * -(-d_i // cfg.train.batch_size)
+    assert (sched.epochs, sched.halve_every, sched.momentum, sched.weight_decay) == (50, 10, 0.9, 5e-4)
+    assert updates >= 100
+    old = MnemonicsPlugin(cfg.mnemonics.model_copy(update={"rescale": True}), cfg).schedule(later, 0.01)
+    assert old.epochs * -(-d_i // cfg.train.batch_size) == 4
 
 
 def test_storage_rounds_or_keeps_floats_and_charges_the_bytes():
@@ -113,7 +161,7 @@ def test_storage_rounds_or_keeps_floats_and_charges_the_bytes():
 
 def mnemonics_config(**mnemonics):
     return smoke_config(memory={"selection": "random"}, train={"balanced_finetune": {"epochs": 1}},
-                        mnemonics={"enabled": True, "epochs": 320, **mnemonics})
+                        mnemonics={"enabled": True, "epochs": 2, "unroll": 1, **mnemonics})
 
 
 def test_memory_stores_the_learned_images_within_budget():

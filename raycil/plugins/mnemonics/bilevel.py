@@ -29,7 +29,8 @@ from raycil.plugins.inner_steps import Params, call_with, inner_step, trainable
 @dataclass(frozen=True)
 class ExemplarSchedule:
     """The exemplar-level SGD schedule of a phase: ``epochs`` passes over the validation data at
-    rate ``lr`` halved every ``halve_every`` epochs (§7.1), ``unroll`` inner steps at ``alpha2``."""
+    rate ``lr`` halved every ``halve_every`` epochs with ``momentum`` and ``weight_decay`` (§7.1),
+    ``unroll`` inner steps at ``alpha2``."""
 
     epochs: int
     lr: float
@@ -37,9 +38,37 @@ class ExemplarSchedule:
     alpha2: float
     unroll: int
     batch_size: int
+    momentum: float = 0.0
+    weight_decay: float = 0.0
 
     def lr_at(self, epoch: int) -> float:
         return self.lr * 0.5 ** int(epoch // self.halve_every)
+
+
+@dataclass
+class ExemplarFit:
+    """What one exemplar-level problem did: the mean validation loss per epoch, the number of
+    exemplar updates (SGD steps on E)."""
+
+    losses: list[float]
+    updates: int
+
+
+class ExemplarSGD:
+    """SGD on one exemplar tensor, as torch.optim.SGD (no dampening, no Nesterov):
+    v ← μ v + (∇E + wd E), E ← E − lr v. Written out so that the rate can change every epoch and
+    one momentum buffer is kept per fold of Eq. 10; with μ = wd = 0 it is E ← E − lr ∇E exactly."""
+
+    def __init__(self, momentum: float, weight_decay: float):
+        self.momentum, self.weight_decay = momentum, weight_decay
+        self.velocity: torch.Tensor | None = None
+
+    def step(self, exemplars: nn.Parameter, loss: torch.Tensor, lr: float) -> None:
+        (grad,) = torch.autograd.grad(loss, [exemplars])
+        with torch.no_grad():
+            direction = grad + self.weight_decay * exemplars
+            self.velocity = direction if self.velocity is None else self.momentum * self.velocity + direction
+            exemplars -= lr * self.velocity
 
 
 def classification_loss(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor,
@@ -72,27 +101,22 @@ def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Ite
         yield order[start:start + batch_size]
 
 
-def sgd_step(exemplars: nn.Parameter, loss: torch.Tensor, lr: float) -> None:
-    """E ← E − lr ∇E loss (rows of E the loss does not depend on get a zero gradient)."""
-    (grad,) = torch.autograd.grad(loss, [exemplars])
-    with torch.no_grad():
-        exemplars -= lr * grad
-
-
 def train_new_exemplars(model: nn.Module, exemplars: nn.Parameter, labels: torch.Tensor,
                         x_new: torch.Tensor, y_new: torch.Tensor, total: int, schedule: ExemplarSchedule,
-                        generator: torch.Generator) -> list[float]:
-    """Eq. 9 over ``schedule.epochs`` passes of D_i in batches; the mean validation loss per epoch."""
-    losses = []
+                        generator: torch.Generator) -> ExemplarFit:
+    """Eq. 9 over ``schedule.epochs`` passes of D_i in batches."""
+    losses, updates = [], 0
+    sgd = ExemplarSGD(schedule.momentum, schedule.weight_decay)
     for epoch in range(schedule.epochs):
         lr, seen = schedule.lr_at(epoch), []
         for idx in shuffled_batches(len(y_new), schedule.batch_size, generator):
             loss = meta_loss(model, exemplars, labels, x_new[idx], y_new[idx], total, schedule.alpha2,
                              schedule.unroll)
-            sgd_step(exemplars, loss, lr)
+            sgd.step(exemplars, loss, lr)
             seen.append(float(loss.detach()))
         losses.append(float(np.mean(seen)))
-    return losses
+        updates += len(seen)
+    return ExemplarFit(losses, updates)
 
 
 def fold_ids(labels: np.ndarray, folds: int) -> np.ndarray:
@@ -105,25 +129,29 @@ def fold_ids(labels: np.ndarray, folds: int) -> np.ndarray:
     return ids
 
 
-def adjust_old_exemplars(model: nn.Module, exemplars: nn.Parameter, labels: torch.Tensor,
+def adjust_old_exemplars(model: nn.Module, exemplars: torch.Tensor, labels: torch.Tensor,
                          folds: np.ndarray, total: int, schedule: ExemplarSchedule,
-                         generator: torch.Generator) -> list[float]:
-    """Eq. 10 with k folds: per epoch, each fold in turn takes the inner steps and is updated by
-    the loss of Θ′ on the other folds (validation, detached, in batches). The mean validation
-    loss per epoch."""
-    losses = []
+                         generator: torch.Generator) -> ExemplarFit:
+    """Eq. 10 with k folds, in place on ``exemplars``: per epoch, each fold in turn takes the inner
+    steps and is updated (its own SGD state) by the loss of Θ′ on the other folds (validation, in
+    batches)."""
+    losses, updates = [], 0
+    sgd = {int(f): ExemplarSGD(schedule.momentum, schedule.weight_decay) for f in np.unique(folds)}
     for epoch in range(schedule.epochs):
         lr, seen = schedule.lr_at(epoch), []
-        for f in np.unique(folds):
+        for f, fold_sgd in sgd.items():
             rows = torch.as_tensor(np.flatnonzero(folds == f))
             rest = torch.as_tensor(np.flatnonzero(folds != f))
             if len(rest) == 0:
                 continue
+            fold = nn.Parameter(exemplars[rows].clone())
             for idx in shuffled_batches(len(rest), schedule.batch_size, generator):
                 val = rest[idx]
-                loss = meta_loss(model, exemplars[rows], labels[rows], exemplars[val].detach(),
-                                 labels[val], total, schedule.alpha2, schedule.unroll)
-                sgd_step(exemplars, loss, lr)
+                loss = meta_loss(model, fold, labels[rows], exemplars[val], labels[val], total,
+                                 schedule.alpha2, schedule.unroll)
+                fold_sgd.step(fold, loss, lr)
                 seen.append(float(loss.detach()))
+            exemplars[rows] = fold.detach()
         losses.append(float(np.mean(seen)) if seen else float("nan"))
-    return losses
+        updates += len(seen)
+    return ExemplarFit(losses, updates)

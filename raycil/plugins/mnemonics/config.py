@@ -23,10 +23,15 @@ class MnemonicsConfig(PluginSettings):
     - adjusts the old classes' exemplars (``adjust_old``, Eq. 10): split into ``folds`` subsets,
       each trained with the rest as validation data (rate ``beta2``).
 
-    The exemplar-level schedule is the paper's (§7.1: ``epochs`` = 50 with β halved every
-    ``halve_every`` = 10, for 160 model epochs), rescaled to the phase's epochs over
-    ``of_epochs`` like CIM's periods. ``storage``: what the memory keeps of a learned exemplar,
-    charged its bytes (uint8 rounds it to an image: 1 unit; float16 2 units; float32 4 units).
+    The exemplar-level schedule is the paper's (§7.1): ``epochs`` = 50 passes with β halved every
+    ``halve_every`` = 10, whatever the phase's model epochs, by SGD with ``momentum`` 0.9 and
+    ``weight_decay`` 5e-4 (the paper's SGD settings; the exemplar-level ones are not stated apart),
+    and Θ′ trained ``unroll`` = 50 steps on the exemplars (§7.1: "in 50 epochs"; the exemplars of
+    a phase are one batch), every step in the graph. ``rescale: true`` shrinks the schedule to the
+    phase's epochs over ``of_epochs`` (raycil's miniature before December 2026: about 4 exemplar
+    updates in a later phase of configs/mnemonics.yaml instead of 100). ``storage``: what the
+    memory keeps of a learned exemplar, charged its bytes (uint8 rounds it to an image: 1 unit;
+    float16 2 units; float32 4 units).
     Table 2's "random" / "herding" rows adjust selected exemplars without training the new ones
     (``train_new: false``)."""
 
@@ -34,11 +39,14 @@ class MnemonicsConfig(PluginSettings):
     train_new: bool = True
     epochs: int = Field(50, ge=1)
     halve_every: int = Field(10, ge=1)
+    rescale: bool = False
     of_epochs: int = Field(160, ge=1)
     beta1: float = Field(0.01, ge=0)
     beta2: float = Field(0.01, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0)
     alpha2: float = Field(0.01, ge=0)
-    unroll: int = Field(1, ge=1)
+    unroll: int = Field(50, ge=1)
     adjust_old: bool = True
     folds: int = Field(2, ge=2)
     storage: Literal["uint8", "float16", "float32"] = "uint8"

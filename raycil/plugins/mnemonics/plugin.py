@@ -42,7 +42,9 @@ def mean_or_zero(values: np.ndarray) -> float:
 
 
 class MnemonicsPlugin(LearnerPlugin):
-    """Optimises the memory's exemplars after each phase's training. Per phase it reports
+    """Optimises the memory's exemplars after each phase's training. Per phase it reports what
+    shows it ran: ``mnemonics_updates`` / ``mnemonics_old_updates`` (exemplar SGD steps of Eq. 9 /
+    Eq. 10), ``mnemonics_inner_steps`` (Θ′'s unrolled steps per update, Eq. 8),
     ``mnemonics_shift`` / ``mnemonics_old_shift`` (mean absolute change of the new / adjusted
     old exemplars, in pixel levels 0..255, as stored), ``mnemonics_shift_learned`` (the same
     before the storage rounding), ``mnemonics_val_first`` / ``mnemonics_val_last`` (Eq. 9's
@@ -56,12 +58,15 @@ class MnemonicsPlugin(LearnerPlugin):
         self.last_stats: dict[str, float] = {}
 
     def schedule(self, ctx: PhaseContext, lr: float) -> ExemplarSchedule:
-        """The paper's exemplar-level schedule rescaled to this phase's model epochs."""
+        """The paper's exemplar-level schedule (§7.1), or with ``rescale`` that schedule shrunk to
+        this phase's model epochs over ``of_epochs``."""
         s = self.settings
         scale = (self.train.epochs_first if ctx.is_first else self.train.epochs) / s.of_epochs
-        return ExemplarSchedule(epochs=max(1, round(s.epochs * scale)), lr=lr,
-                                halve_every=max(scale * s.halve_every, 1e-9), alpha2=s.alpha2,
-                                unroll=s.unroll, batch_size=self.train.batch_size)
+        epochs, halve_every = ((max(1, round(s.epochs * scale)), max(scale * s.halve_every, 1e-9))
+                               if s.rescale else (s.epochs, s.halve_every))
+        return ExemplarSchedule(epochs=epochs, lr=lr, halve_every=halve_every, alpha2=s.alpha2,
+                                unroll=s.unroll, batch_size=self.train.batch_size,
+                                momentum=s.momentum, weight_decay=s.weight_decay)
 
     def refine_exemplars(self, host: LearnerHost, ctx: PhaseContext, exemplars: Exemplars) -> Exemplars:
         images, labels = exemplars
@@ -82,16 +87,18 @@ class MnemonicsPlugin(LearnerPlugin):
                 x_new, y_new = BatchSource(d_i.images, d_i.labels, host.device, False, generator).take(
                     torch.arange(len(d_i)))
                 e_new = nn.Parameter(x[new_rows].clone())
-                losses = train_new_exemplars(host.model, e_new, y[new_rows], x_new, y_new,
-                                             ctx.total, self.schedule(ctx, self.settings.beta1), generator)
+                fit = train_new_exemplars(host.model, e_new, y[new_rows], x_new, y_new,
+                                          ctx.total, self.schedule(ctx, self.settings.beta1), generator)
                 learned[new_rows] = e_new.detach()
-                stats.update(mnemonics_val_first=losses[0], mnemonics_val_last=losses[-1])
+                stats.update(mnemonics_val_first=fit.losses[0], mnemonics_val_last=fit.losses[-1],
+                             mnemonics_updates=fit.updates, mnemonics_inner_steps=self.settings.unroll)
             if self.settings.adjust_old and old_rows.any():
-                e_old = nn.Parameter(x[old_rows].clone())
+                e_old = x[old_rows].clone()
                 folds = fold_ids(labels[~new], self.settings.folds)
-                adjust_old_exemplars(host.model, e_old, y[old_rows], folds, ctx.total,
-                                     self.schedule(ctx, self.settings.beta2), generator)
-                learned[old_rows] = e_old.detach()
+                fit = adjust_old_exemplars(host.model, e_old, y[old_rows], folds, ctx.total,
+                                           self.schedule(ctx, self.settings.beta2), generator)
+                learned[old_rows] = e_old
+                stats.update(mnemonics_old_updates=fit.updates)
         pixels = (learned * source.std + source.mean).permute(0, 2, 3, 1).cpu().numpy()
         before = np.asarray(images, np.float64)
         stored = np.abs(to_storage(pixels, self.settings.storage) - before).mean(axis=(1, 2, 3))
