@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,24 +18,29 @@ from smoke_helpers import smoke_config
 from sweep_helpers import same_metrics
 from torch import nn
 
-from raycil.config import ConfigError, build_config
+from raycil.config import ConfigError, build_config, load_config
 from raycil.data.protocol import PhaseContext
 from raycil.learner.phases import run_phases
 from raycil.methods.losses import kd_loss
 from raycil.methods.lwf import step_weight
 from raycil.plugins.assembly import make_learner, make_memory
+from raycil.plugins.mfgr.config import MfgrConfig
 from raycil.plugins.mfgr.inheritance import balanced_pick
 from raycil.plugins.mfgr.losses import (
     BatchNormStatistics,
+    activation_loss,
     class_diversity_loss,
     one_hot_loss,
     pair_divergence_loss,
 )
-from raycil.plugins.mfgr.recording import record_generator
+from raycil.plugins.mfgr.plugin import MfgrPlugin
+from raycil.plugins.mfgr.recording import record_generator, recording_loss
 from raycil.run import run_experiment
 
+ROOT = Path(__file__).resolve().parents[1]
+
 MEMORY_FREE = {"method": {"name": "lwf", "lwf": {"adaptive": True}}, "memory": {"mode": "none", "budget": 0}}
-QUICK_GENERATOR = {"enabled": True, "iterations": 15, "of_epochs": 1, "batch_size": 32, "width": 16,
+QUICK_GENERATOR = {"enabled": True, "iterations": 15, "batch_size": 32, "width": 16,
                    "latent_dim": 16}
 
 
@@ -50,12 +56,18 @@ def test_one_hot_loss_is_the_cross_entropy_to_the_arg_max():
 
 
 def test_class_diversity_loss_is_the_negative_entropy_of_the_mean_prediction():
+    """In base 10 as the authors' code takes it (the default), or natural."""
     even = torch.zeros(4, 5)                               # every prediction uniform over 5 classes
-    assert class_diversity_loss(even).item() == pytest.approx(-math.log(5))
+    assert class_diversity_loss(even, "e").item() == pytest.approx(-math.log(5))
+    assert class_diversity_loss(even).item() == pytest.approx(-math.log10(5))
     spread = torch.eye(4) * 50                             # confident, one image per class
-    assert class_diversity_loss(spread).item() == pytest.approx(-math.log(4), abs=1e-6)
+    assert class_diversity_loss(spread, "e").item() == pytest.approx(-math.log(4), abs=1e-6)
     collapsed = torch.tensor([[50.0, 0, 0, 0]] * 4)        # every image the same class
     assert class_diversity_loss(collapsed).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_activation_loss_is_minus_the_mean_absolute_feature():
+    assert activation_loss(torch.tensor([[1.0, -3.0], [0.0, 4.0]])).item() == pytest.approx(-2.0)
 
 
 def test_pair_divergence_is_minus_the_symmetric_kl_of_two_predictions():
@@ -66,6 +78,51 @@ def test_pair_divergence_is_minus_the_symmetric_kl_of_two_predictions():
     assert got.item() == pytest.approx(-0.5 * (kl(p, q) + kl(q, p)), rel=1e-5)
     same = torch.stack([p.log(), p.log()])
     assert pair_divergence_loss(same, 50, torch.Generator()).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_pair_divergence_on_pixels_is_the_kl_of_the_images_pixel_softmaxes():
+    """The authors' code: each image flattened, softmax over its pixels, KL both ways."""
+    torch.manual_seed(0)
+    images = torch.randn(2, 3, 4, 4)
+    p, q = (F.softmax(images[i].flatten(), dim=0) for i in (0, 1))
+    kl = lambda a, b: float((a * (a / b).log()).sum())    # noqa: E731
+    got = pair_divergence_loss(images, 100, torch.Generator().manual_seed(0))
+    assert got.item() == pytest.approx(-0.5 * (kl(p, q) + kl(q, p)), rel=1e-5)
+
+
+def test_recording_loss_weighs_every_term_and_leaves_zero_weights_out():
+    """Eq. 7 with the code's activation term: ℓ_oh + λ1 ℓ_cd + λ2 ℓ_bn + λ3 ℓ_div + 0.1 ℓ_act; ℓ_div
+    on the pixels by default, on the predictions with ``div_on: predictions``."""
+    torch.manual_seed(1)
+    images, out = torch.randn(8, 3, 4, 4), {"logits": torch.randn(8, 5), "features": torch.randn(8, 6)}
+    net = nn.Sequential(nn.BatchNorm2d(3)).eval()
+    bn = BatchNormStatistics(net)
+    s = MfgrConfig(enabled=True)
+    with bn.watching():
+        net(images)
+        terms = recording_loss(images, out, 4, bn, s, torch.Generator().manual_seed(0))
+    logits = out["logits"][:, :4]
+    assert terms["div"].item() == pytest.approx(
+        pair_divergence_loss(images, 200, torch.Generator().manual_seed(0)).item())
+    expected = (terms["oh"] + 5 * terms["cd"] + 20 * terms["bn"] + 0.1 * terms["div"]
+                + 0.1 * terms["act"])
+    assert terms["total"].item() == pytest.approx(expected.item())
+    assert terms["cd"].item() == pytest.approx(class_diversity_loss(logits, "10").item())
+    plain = MfgrConfig(enabled=True, lambda2=0, activation_weight=0, div_on="predictions")
+    terms = recording_loss(images, out, 4, bn, plain, torch.Generator().manual_seed(0))
+    assert set(terms) == {"oh", "cd", "div", "total"}
+    assert terms["div"].item() == pytest.approx(
+        pair_divergence_loss(logits, 200, torch.Generator().manual_seed(0)).item())
+
+
+def test_mfgr_local_profile_states_its_generator_budget_unscaled():
+    """configs/mfgr.yaml records with the steps it states whatever the classifier's epochs (the
+    paper's 60,000 at batch 512 only with ``rescale``-free paper profiles); ``rescale`` shrinks them."""
+    cfg = load_config(ROOT / "configs" / "mfgr.yaml")
+    plugin = MfgrPlugin(cfg.mfgr, cfg)
+    assert plugin.iterations() == cfg.mfgr.iterations >= 200
+    shrunk = cfg.mfgr.model_copy(update={"rescale": True, "of_epochs": 4 * cfg.train.epochs})
+    assert MfgrPlugin(shrunk, cfg).iterations() == round(cfg.mfgr.iterations / 4)
 
 
 def test_batch_norm_loss_compares_the_batch_with_the_old_networks_running_statistics():

@@ -145,7 +145,7 @@ OPTIMISED_EXEMPLARS = {"memory": {**TINY["memory"], "selection": "random"},
 
 
 GENERATED_REPLAY = {"method": {"name": "lwf"}, "memory": {"mode": "none", "budget": 0},
-                    "mfgr": {"enabled": True, "iterations": 5, "of_epochs": 1, "batch_size": 16, "width": 16}}
+                    "mfgr": {"enabled": True, "iterations": 5, "batch_size": 16, "width": 16}}
 
 
 @pytest.mark.parametrize(("plugin", "exemplars"), [({}, 8), (OPTIMISED_EXEMPLARS, 8), (GENERATED_REPLAY, 0)],

@@ -16,21 +16,31 @@ def one_hot_loss(logits: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, logits.argmax(1))
 
 
-def class_diversity_loss(logits: torch.Tensor) -> torch.Tensor:
+def class_diversity_loss(logits: torch.Tensor, log_base: str = "10") -> torch.Tensor:
     """ℓ_cd (Eq. 4, from DAFL): the negative entropy of the mean prediction, −H(1/n Σ ŷ);
-    smallest (−log K) when the generated images spread evenly over the K classes."""
+    smallest (−log K) when the generated images spread evenly over the K classes. The entropy in
+    base 10 as the MFGR authors' code takes it (``log_base="e"``: natural, 2.3x as large)."""
     mean = F.softmax(logits, dim=1).mean(0)
-    return (mean * torch.log(mean.clamp_min(1e-12))).sum()
+    log = torch.log10 if log_base == "10" else torch.log
+    return (mean * log(mean.clamp_min(1e-12))).sum()
 
 
-def pair_divergence_loss(logits: torch.Tensor, pairs: int, generator: torch.Generator) -> torch.Tensor:
-    """ℓ_div (Eq. 6): −½ (KL(p1 ‖ p2) + KL(p2 ‖ p1)) between the predictions of ``pairs`` random
-    pairs of distinct generated images, averaged; minimising it pushes the samples apart."""
-    n = len(logits)
+def activation_loss(features: torch.Tensor) -> torch.Tensor:
+    """DAFL's activation term (Chen et al. 2019, in the MFGR authors' code): −mean |f(x̃)| of the
+    network's features, larger activations for images the network responds to."""
+    return -features.abs().mean()
+
+
+def pair_divergence_loss(outputs: torch.Tensor, pairs: int, generator: torch.Generator) -> torch.Tensor:
+    """ℓ_div (Eq. 6): −½ (KL(p1 ‖ p2) + KL(p2 ‖ p1)) between the softmaxes of ``pairs`` random pairs
+    of distinct generated images, averaged; minimising it pushes the samples apart. ``outputs``:
+    the network's logits (a softmax over the classes) or the images' pixels flattened (a softmax
+    over the pixels, as the authors' code computes it)."""
+    n = len(outputs)
     first = torch.randint(0, n, (pairs,), generator=generator)
     second = (first + torch.randint(1, n, (pairs,), generator=generator)) % n  # never the same image
-    log_p = F.log_softmax(logits, dim=1)
-    a, b = log_p[first.to(logits.device)], log_p[second.to(logits.device)]
+    log_p = F.log_softmax(outputs.flatten(1), dim=1)
+    a, b = log_p[first.to(outputs.device)], log_p[second.to(outputs.device)]
     kl_ab = (a.exp() * (a - b)).sum(1)
     kl_ba = (b.exp() * (b - a)).sum(1)
     return -0.5 * (kl_ab + kl_ba).mean()

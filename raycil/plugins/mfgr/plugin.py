@@ -7,7 +7,8 @@ memory serves (``host.generator_state``) and trains with generated old-class ima
 (Eq. 8, :class:`~raycil.plugins.mfgr.inheritance.GeneratedReplay`). No image of an old class is kept
 anywhere: the memory holds the generator only (``generator_bytes`` / ``generator_units``).
 
-Per-phase statistics: of the recording, ``mfgr_loss_*`` (the last step's Eq. 7 terms),
+Per-phase statistics: of the recording, ``mfgr_steps`` (generator steps), ``mfgr_loss_*`` (the
+last step's Eq. 7 terms),
 ``mfgr_coverage`` / ``mfgr_balance`` / ``mfgr_confidence`` (how the network classifies fresh
 samples: share of its classes hit, normalised entropy of the class histogram, mean top
 probability); of the replay, ``mfgr_generated`` (images trained on),
@@ -53,8 +54,10 @@ class MfgrPlugin(LearnerPlugin):
         self.record_stats: dict[str, float] = {}
 
     def iterations(self) -> int:
-        """Generator steps per recording: the configured ones rescaled to the later phases' epochs."""
-        return max(1, round(self.settings.iterations * self.epochs / self.settings.of_epochs))
+        """Generator steps per recording: the configured ones, or with ``rescale`` those shrunk
+        by the later phases' epochs over ``of_epochs``."""
+        s = self.settings
+        return max(1, round(s.iterations * self.epochs / s.of_epochs)) if s.rescale else s.iterations
 
     def phase_hooks(self, host: LearnerHost, ctx: PhaseContext, new: ImageSet,
                     exemplars: Exemplars) -> TrainingHooks | None:

@@ -1,5 +1,6 @@
 """Knowledge recording (Xin et al. §5.3, Eq. 7): a generator trained from a frozen network alone,
-ℓ_KR = ℓ_oh + λ1 ℓ_cd + λ2 ℓ_bn + λ3 ℓ_div on the network's logits over the classes it knows."""
+ℓ_KR = ℓ_oh + λ1 ℓ_cd + λ2 ℓ_bn + λ3 ℓ_div (+ the authors' code's DAFL activation term) on the
+network's logits over the classes it knows."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from raycil.plugins.mfgr.config import MfgrConfig
 from raycil.plugins.mfgr.generator import Generator
 from raycil.plugins.mfgr.losses import (
     BatchNormStatistics,
+    activation_loss,
     class_diversity_loss,
     one_hot_loss,
     pair_divergence_loss,
@@ -42,20 +44,25 @@ def latent(generator: Generator, n: int, rng: torch.Generator, device: torch.dev
     return torch.randn(n, generator.latent_dim, generator=rng).to(device)
 
 
-def recording_loss(logits: torch.Tensor, bn: BatchNormStatistics, s: MfgrConfig,
-                   rng: torch.Generator) -> dict[str, torch.Tensor]:
-    """The terms of Eq. 7 (a λ of 0 leaves its term out, uncomputed) and their weighted sum."""
+def recording_loss(images: torch.Tensor, out: dict[str, torch.Tensor], classes: int,
+                   bn: BatchNormStatistics, s: MfgrConfig, rng: torch.Generator) -> dict[str, torch.Tensor]:
+    """The terms of Eq. 7 and the activation term on generated ``images`` and the network's
+    outputs ``out`` on them (a weight of 0 leaves its term out, uncomputed), and their weighted sum."""
+    logits = out["logits"][:, :classes]
     terms = {"oh": one_hot_loss(logits)}
     total = terms["oh"]
     if s.lambda1 > 0:
-        terms["cd"] = class_diversity_loss(logits)
+        terms["cd"] = class_diversity_loss(logits, s.cd_log)
         total = total + s.lambda1 * terms["cd"]
     if s.lambda2 > 0:
         terms["bn"] = bn.loss()
         total = total + s.lambda2 * terms["bn"]
     if s.lambda3 > 0:
-        terms["div"] = pair_divergence_loss(logits, s.div_pairs, rng)
+        terms["div"] = pair_divergence_loss(images if s.div_on == "pixels" else logits, s.div_pairs, rng)
         total = total + s.lambda3 * terms["div"]
+    if s.activation_weight > 0:
+        terms["act"] = activation_loss(out["features"])
+        total = total + s.activation_weight * terms["act"]
     return {**terms, "total": total}
 
 
@@ -81,8 +88,8 @@ def record_generator(network: nn.Module, classes: int, s: MfgrConfig, side: int,
     bn = BatchNormStatistics(network)
     with frozen(network), (bn.watching() if s.lambda2 > 0 else nullcontext()):
         for _ in range(iterations):
-            logits = network(generator(latent(generator, s.batch_size, rng, device)))["logits"][:, :classes]
-            terms = recording_loss(logits, bn, s, rng)
+            images = generator(latent(generator, s.batch_size, rng, device))
+            terms = recording_loss(images, network(images), classes, bn, s, rng)
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()
             opt.step()
@@ -91,6 +98,6 @@ def record_generator(network: nn.Module, classes: int, s: MfgrConfig, side: int,
         probs = network(generator(latent(generator, n, rng, device)))["logits"][:, :classes].softmax(1)
     coverage, balance = class_spread(probs.argmax(1).cpu().numpy(), classes)
     stats = {f"mfgr_loss_{k}": float(v.detach()) for k, v in terms.items()}
-    stats.update(mfgr_coverage=coverage, mfgr_balance=balance,
+    stats.update(mfgr_steps=float(iterations), mfgr_coverage=coverage, mfgr_balance=balance,
                  mfgr_confidence=float(probs.max(1).values.mean()))
     return generator, stats
