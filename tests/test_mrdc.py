@@ -4,6 +4,7 @@ compressed exemplars under any method that keeps a memory."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -12,9 +13,10 @@ from smoke_helpers import first_phase, smoke_config
 
 from raycil.config import ConfigError, build_config
 from raycil.data.protocol import PhaseContext
+from raycil.memory.selection import herding_order
 from raycil.plugins.mrdc.jpeg import JpegCodec, JpegExemplar, jpeg_roundtrip
 from raycil.plugins.mrdc.plugin import MrdcPlugin
-from raycil.plugins.mrdc.quality import choose_quality, log_volume, set_size, volume_ratio
+from raycil.plugins.mrdc.quality import choose_quality, log_volume, set_limit, set_size, volume_ratio
 from raycil.run import run_experiment
 
 
@@ -66,10 +68,33 @@ def test_volume_ratio_and_the_lowest_quality_within_tolerance():
     ratios = {10: 1.4, 30: 1.03, 50: 0.99, 90: 1.0}
     assert choose_quality(ratios, 0.05) == 30 and choose_quality(ratios, 0.02) == 50
     assert choose_quality({10: 2.0, 20: float("nan")}, 0.05) == 20  # none qualifies: the highest
-    assert set_size(share=12, mean_units=0.25, available=50, dim=64) == 48
-    assert set_size(share=12, mean_units=0.1, available=500, dim=64) == 63
-    assert set_size(share=0.1, mean_units=0.25, available=50, dim=64) == 2
-    assert set_size(share=12, mean_units=0.25, available=1, dim=64) == 1
+    assert set_size(share=12, mean_units=0.25, available=50, limit=63) == 48
+    assert set_size(share=12, mean_units=0.1, available=500, limit=63) == 63
+    assert set_size(share=0.1, mean_units=0.25, available=50, limit=63) == 2
+    assert set_size(share=12, mean_units=0.25, available=1, limit=63) == 1
+
+
+def test_rule_sets_are_a_small_fraction_of_the_feature_dimension():
+    """The authors measure R_q on 20-40 exemplars in 512-d features: the default limit is 40/512 of
+    the dimension (5 of ResNet-20's 64, 40 of ResNet-18's 512); a fraction of 1 is the old cap
+    below the dimension."""
+    fraction = build_config({}).mrdc.max_set_fraction
+    assert (set_limit(64, fraction), set_limit(512, fraction)) == (5, 40)
+    assert set_limit(64, 1.0) == 63 and set_limit(8, 0.01) == 2
+
+
+def test_the_rule_measures_the_herding_order_and_reports_its_set_size():
+    cfg = smoke_config(mrdc={"quality": "auto", "quality_grid": [10, 90], "rule_samples": 8})
+    learner, _, ctx = first_phase(cfg)
+    [plugin] = learner.plugins
+    for (sample, feats), cls in zip(plugin.rule_sets(learner, ctx), ctx.new_classes, strict=True):
+        images = learner.data.train.of_classes([cls]).images
+        all_feats = learner.embed(images).cpu().numpy()
+        order = list(itertools.islice(herding_order(all_feats), 8))
+        np.testing.assert_allclose(feats, all_feats[order], atol=1e-5)
+        assert len(sample) == 8
+    plugin.pick_quality(learner, ctx)
+    assert plugin.last_sizes == {"mrdc_set_size": 5.0, "mrdc_set_fraction": 5 / 64}
 
 
 def test_config_refuses_bad_quality_and_memory_free_methods():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -16,13 +16,20 @@ class MrdcConfig(PluginSettings):
     """Memory replay with data compression: exemplars stored as JPEG bytes. ``quality``: off
     (null), a fixed JPEG quality 1..100, or ``auto``: chosen per phase by MRDC's rule (§4.2): the
     lowest quality of ``quality_grid`` whose compressed images keep the log-volume of their
-    features within ``tolerance`` of the originals' (R_q within 1 ± tolerance), estimated on
-    ``rule_samples`` random candidates per new class."""
+    features within ``tolerance`` of the originals' (R_q within 1 ± tolerance), estimated per new
+    class on the first of its ``rule_samples`` candidates in herding order (``rule_selection``;
+    ``random``: a seeded random sample), at most ``max_set_fraction`` x the feature dimension of
+    them (the authors' sets: 20-40 herding-selected exemplars in 512-d features, 40 / 512; sets
+    near the dimension are near-singular and give R_q ≈ 1 at every quality).
+    ``rule_selection: random`` with ``max_set_fraction: 1`` is the rule as raycil ran it before
+    December 2026."""
 
     quality: int | str | None = None
     quality_grid: list[int] = Field(default_factory=lambda: [10, 20, 30, 40, 50, 60, 70, 80, 90])
     tolerance: float = Field(0.05, gt=0, lt=1)
     rule_samples: int = Field(64, ge=2)
+    rule_selection: Literal["herding", "random"] = "herding"
+    max_set_fraction: float = Field(40 / 512, gt=0, le=1)
 
     @field_validator("quality", mode="before")
     @classmethod

@@ -9,9 +9,10 @@ log-volume is ½ log det(F Fᵀ) (the DPP's L-ensemble, L = F Fᵀ), and
     R_q = mean over classes of logVol(compressed set) / mean over classes of logVol(original set)
 
 (the authors' released code averages the log-volumes over classes). MRDC keeps the largest
-quantity whose R_q stays near 1: the lowest quality of the grid with |R_q − 1| <= ε. Sets are
-drawn at random per class (the paper's mini-batches) and capped below the feature dimension, so
-every determinant is of full rank.
+quantity whose R_q stays near 1: the lowest quality of the grid with |R_q − 1| <= ε. Each
+class's set is its first candidates in herding order (as the authors' code measures it), at most
+a fraction of the feature dimension: near the dimension every set is near-singular and R_q ≈ 1 at
+every quality.
 """
 
 from __future__ import annotations
@@ -50,9 +51,15 @@ def choose_quality(ratios: Mapping[int, float], tolerance: float) -> int:
     return max(ratios)
 
 
-def set_size(share: float, mean_units: float, available: int, dim: int) -> int:
+def set_limit(dim: int, fraction: float) -> int:
+    """The largest set the rule measures in ``dim``-d features: ``fraction`` x dim, fewer than
+    dim (a full-rank determinant), at least 2 (a volume needs two vectors)."""
+    return max(2, min(dim - 1, int(fraction * dim)))
+
+
+def set_size(share: float, mean_units: float, available: int, limit: int) -> int:
     """How many exemplars of a class the rule measures at one quality: N_q (as many as the
-    class's ``share`` holds at ``mean_units`` each), fewer than the feature dimension ``dim``, at
-    least 2 (a volume needs two vectors) and at most the ``available`` candidates."""
+    class's ``share`` holds at ``mean_units`` each), at most ``limit``, at least 2 and at most
+    the ``available`` candidates."""
     n_q = int(share / mean_units) if mean_units > 0 else available
-    return min(available, max(2, min(n_q, dim - 1)))
+    return min(available, max(2, min(n_q, limit)))
