@@ -66,6 +66,23 @@ def paired_test(treated: Any, baseline: Any, confidence: float = 0.95) -> tuple[
     return float(diff.mean()), half, n, p
 
 
+def seeds_for_power(mean_diff: float, sd_diff: float, power: float = 0.8, alpha: float = 0.05,
+                    most: int = 1000) -> int | None:
+    """The fewest seeds at which a two-sided paired t-test at ``alpha`` detects a mean paired
+    difference ``mean_diff`` with differences of standard deviation ``sd_diff`` with probability
+    ``power`` (the noncentral t distribution, ``scipy.stats.nct``); None if undefined or beyond
+    ``most``."""
+    if not (math.isfinite(mean_diff) and math.isfinite(sd_diff)) or mean_diff == 0 or sd_diff <= 0:
+        return None
+    effect = abs(mean_diff) / sd_diff
+    for n in range(2, most + 1):
+        df, crit = n - 1, stats.t.ppf(1 - alpha / 2, n - 1)
+        shift = effect * math.sqrt(n)
+        if stats.nct.sf(crit, df, shift) + stats.nct.cdf(-crit, df, shift) >= power:
+            return n
+    return None
+
+
 def summarize(exp: Experiment) -> pd.DataFrame:
     """One row per variant x parameter setting over the complete trials (seeds as samples)."""
     out = []

@@ -27,7 +27,7 @@ This module is the file's schema; :mod:`raycil.sweep.plan` reads, routes and exp
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -187,6 +187,24 @@ class Tuning(Strict):
         return flatten(v)
 
 
+PaperMetric = Literal["avg_inc_acc", "last_acc", "forgetting", "avg_imbalance"]  # summarised per setting
+PAPER_METRICS: tuple[str, ...] = get_args(PaperMetric)
+
+
+class PaperBlock(Strict):
+    """The paper's numbers for the table a sweep reproduces, set beside raycil's by the report
+    (:mod:`raycil.report.paper`): ``source`` (paper and table), ``setting`` (what they were
+    measured in: dataset, protocol, backbone, method), ``metric`` (what the values are; default the
+    objective's metric), ``values``: per variant the paper's value, or per setting of the swept
+    parameters (``"protocol.num_phases=5"``; several joined by ``,``) its value, and ``note``."""
+
+    source: str
+    setting: str
+    metric: PaperMetric | None = None
+    values: dict[str, float | dict[str, float]] = Field(min_length=1)
+    note: str = ""
+
+
 class Search(Strict):
     kind: Literal["grid", "random", "optuna"] = "grid"
     num_samples: int = Field(1, ge=1)
@@ -250,6 +268,7 @@ class SweepConfig(Strict):
     max_failures: int = Field(3, ge=0)
     storage_path: str = "runs/sweeps"
     tuning: Tuning | None = None
+    paper: PaperBlock | None = None
 
     @property
     def ranked(self) -> list[Objective]:
@@ -313,6 +332,8 @@ class SweepConfig(Strict):
             if self.scheduler.kind == "asha":
                 raise ValueError("objectives: ASHA stops trials on one metric; use scheduler fifo with "
                                  "several objectives")
+        if self.paper is not None:
+            self._check_paper(self.paper)
         if self.tuning is not None:
             if not self.search_space:
                 raise ValueError("tuning: the protocols choose among settings; give a search_space")
@@ -320,6 +341,38 @@ class SweepConfig(Strict):
                 raise ValueError("tuning: the protocols choose one setting of one method; give at most one "
                                  "variant (one tuning sweep per method)")
         return self
+
+
+    def _check_paper(self, paper: PaperBlock) -> None:
+        """Every row of ``paper.values`` names a variant, every setting label the swept parameters."""
+        names = list(self.variants) or ["base"]
+        for name, value in paper.values.items():
+            if name not in names:
+                raise ValueError(f"paper.values.{name}: not a variant of this sweep "
+                                 f"(variants: {', '.join(names)})")
+            for label in value if isinstance(value, dict) else ():
+                keys = sorted(parse_setting(label))
+                if keys != sorted(self.search_space):
+                    raise ValueError(f"paper.values.{name}: setting {label!r} must give each swept "
+                                     f"parameter ({', '.join(self.search_space) or 'none'}) as key=value, "
+                                     "joined by ','")
+        if paper.metric is None and self.objective.metric not in PAPER_METRICS:
+            raise ValueError(f"paper.metric: the objective's {self.objective.metric} is not a summary "
+                             f"metric; give one of {', '.join(PAPER_METRICS)}")
+
+
+def parse_setting(label: str) -> dict[str, Any]:
+    """``"protocol.num_phases=5,train.lr=0.1"`` to ``{"protocol.num_phases": 5, "train.lr": 0.1}``
+    (values read as YAML scalars)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for part in label.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"paper setting {label!r}: expected key=value pairs joined by ','")
+        out[key.strip()] = yaml.safe_load(value.strip())
+    return out
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
