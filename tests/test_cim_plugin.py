@@ -141,7 +141,19 @@ def test_learning_phi_leaves_the_cil_model_exactly_as_without_it():
         models.append(learner.model.state_dict())
         if boxes == "cim":
             assert learner.plugins[0].branch is not None
+            assert learner.plugins[0].stats()["cim_phi_steps"] == 3  # Algorithm 1: one per epoch
+        else:
+            assert "cim_phi_steps" not in learner.plugins[0].stats()
     assert all(torch.equal(models[0][k], models[1][k]) for k in models[0])
+
+
+def test_cim_local_profile_states_its_phi_steps():
+    """configs/cim.yaml: BOP takes ``outer_steps`` φ updates per epoch (Algorithm 1, lines 5-7), so
+    a later phase of the local profile makes 8 where the paper's 170 epochs make 170."""
+    from raycil.config import load_config
+
+    cfg = load_config(ROOT / "configs" / "cim.yaml")
+    assert cfg.cim.mask_learning == "bilevel" and cfg.cim.outer_steps * cfg.train.epochs >= 8
 
 
 def test_artifact_augmentation_compresses_a_growing_share_of_new_data_only():

@@ -137,6 +137,7 @@ class CimPlugin(LearnerPlugin):
         self.tau = self.settings.tau
         self.holdout: ImageSet | None = None
         self.last_stats: dict[str, float] = {}
+        self.phi_steps = 0  # φ updates in the phase (Algorithm 1 line 7: one per epoch x outer_steps)
 
     @property
     def mask_learning(self) -> str | None:
@@ -160,6 +161,7 @@ class CimPlugin(LearnerPlugin):
         if self.settings.learns_masks and self.branch is None:
             template = next(m for m in host.model.modules() if isinstance(m, Backbone))
             self.branch = MaskBranch(template, self.settings.last_block_only).to(host.device)
+        self.phi_steps = 0
         return PhaseHooks(self, host, ctx, new, exemplars)
 
     def update_phi(self, host: LearnerHost, objective: Callable[[], Objective], lr_ratio: float) -> None:
@@ -170,6 +172,7 @@ class CimPlugin(LearnerPlugin):
         with kept_buffers(host.model):
             loss, _ = objective()
             self.phi_optimizer.step(loss, lr_ratio)
+        self.phi_steps += 1
 
     # ------------------------------------------------------------------ exemplar candidates
     def maps(self, host: LearnerHost, images: Any, labels: np.ndarray, learned: bool) -> np.ndarray:
@@ -254,7 +257,9 @@ class CimPlugin(LearnerPlugin):
             seen["cim_iou"] += [box_iou(a, b) for a, b in zip(boxes, truth, strict=True)]
 
     def stats(self) -> dict[str, float]:
-        return self.last_stats
+        """The exemplars' statistics of the phase and, where φ is learned, ``cim_phi_steps``."""
+        steps = {"cim_phi_steps": float(self.phi_steps)} if self.settings.learns_masks else {}
+        return {**self.last_stats, **steps}
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict[str, Any]:
