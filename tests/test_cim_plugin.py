@@ -156,6 +156,18 @@ def test_cim_local_profile_states_its_phi_steps():
     assert cfg.cim.mask_learning == "bilevel" and cfg.cim.outer_steps * cfg.train.epochs >= 8
 
 
+def test_artifact_periods_rescale_to_the_phase_or_stay_in_epochs():
+    """Rescaled (the default), a 200-epoch first phase steps every round(40 x 200 / 170) = 47
+    epochs; with ``artifact_rescale: false`` every 40, as the paper's supplementary §1 in every phase."""
+    rescaled, paper = CimConfig(artifact_aug=True), CimConfig(artifact_aug=True, artifact_rescale=False)
+    epochs = (0, 39, 40, 46, 47, 80, 199)
+    assert [compressed_share(e, 200, rescaled) for e in epochs] == pytest.approx([0, 0, 0, 0, 0.1, 0.1, 0.4])
+    assert [compressed_share(e, 200, paper) for e in epochs] == pytest.approx([0, 0, 0.1, 0.1, 0.1, 0.2, 0.4])
+    assert [compressed_share(e, 170, paper) for e in (0, 40, 169)] == \
+        [compressed_share(e, 170, rescaled) for e in (0, 40, 169)]
+    assert [compressed_share(e, 20, paper) for e in (0, 19)] == [0, 0]  # a 20-epoch phase never reaches 40
+
+
 def test_artifact_augmentation_compresses_a_growing_share_of_new_data_only():
     cfg = CimConfig(artifact_aug=True)
     paper = [compressed_share(e, 170, cfg) for e in (0, 39, 40, 80, 169)]

@@ -3,7 +3,8 @@ random share of D_i is replaced by its compressed version (CAM boxes of the curr
 ratio η), so the model learns to ignore the resolution step at box edges. The share starts at 0
 and grows by ``artifact_step`` every ``artifact_step_epochs``; boxes are refreshed every
 ``artifact_refresh_epochs`` -- both periods given for ``artifact_of_epochs`` (the paper's 170)
-and rescaled to the phase's epoch count."""
+and rescaled to the phase's epoch count, or (``artifact_rescale: false``) kept in epochs, as the
+paper counts them in every phase."""
 
 from __future__ import annotations
 
@@ -25,9 +26,15 @@ def rescaled_period(period: int, of_epochs: int, epochs: int) -> int:
     return max(1, round(period * epochs / of_epochs))
 
 
+def artifact_period(period: int, epochs: int, cfg: CimConfig) -> int:
+    """One of the augmentation's periods in a phase of ``epochs`` epochs: rescaled from
+    ``artifact_of_epochs``, or as given with ``artifact_rescale: false``."""
+    return rescaled_period(period, cfg.artifact_of_epochs, epochs) if cfg.artifact_rescale else period
+
+
 def compressed_share(epoch: int, epochs: int, cfg: CimConfig) -> float:
     """Share of D_i compressed in ``epoch`` (0-based): 0, then +step every (rescaled) period."""
-    period = rescaled_period(cfg.artifact_step_epochs, cfg.artifact_of_epochs, epochs)
+    period = artifact_period(cfg.artifact_step_epochs, epochs, cfg)
     return min(1.0, cfg.artifact_step * (epoch // period))
 
 
@@ -41,7 +48,7 @@ class ArtifactAugmentation:
         self.boxes: list[Box | None] = []
 
     def on_epoch_start(self, host: LearnerHost, source: BatchSource, epoch: int, epochs: int) -> None:
-        refresh = rescaled_period(self.cfg.artifact_refresh_epochs, self.cfg.artifact_of_epochs, epochs)
+        refresh = artifact_period(self.cfg.artifact_refresh_epochs, epochs, self.cfg)
         share = compressed_share(epoch, epochs, self.cfg)
         if share > 0 and (not self.boxes or epoch % refresh == 0):
             self.refresh_boxes(host)

@@ -17,13 +17,15 @@ class CimConfig(PluginSettings):
     (``boxes``: none = plain exemplars, full = whole image downsampled, random / center = fixed
     boxes, cam = CAM boxes (Eq. 1-2), cim = boxes from the learned-activation branch), threshold
     τ, downsampling ratio η in area (η′ inside the box, 1 = untouched), artifact augmentation
-    (§4.1; refresh / step periods given for ``artifact_of_epochs`` (the paper's 170) and rescaled
-    to the phase's epochs), phase-wise τ picked on a held-out share of D_i, and the mask-level
-    optimization of φ (``mask_learning``: bilevel = Algorithm 1 / Eq. 5-9, joint = one loss per
-    batch, no inner step) with its learning rates β1 / β2, weights μ / μ′ and φ's gradient-norm
-    clip; the bilevel step runs ``outer_steps`` times per epoch on ``outer_batch_size`` new images
-    plus as many exemplars. Its inner step (Eq. 7) moves the feature extractor θ with the
-    classifier ω fixed, as the paper does; ``inner_step_classifier`` steps ω too."""
+    (§4.1, supplementary §1; refresh / step periods given for ``artifact_of_epochs`` (the paper's
+    170) and rescaled to the phase's epochs; ``artifact_rescale: false`` keeps them in epochs, as
+    the paper counts them in every phase, the 200-epoch first one too), phase-wise τ picked on a
+    held-out share of D_i, and the mask-level optimization of φ (``mask_learning``: bilevel =
+    Algorithm 1 / Eq. 5-9, joint = one loss per batch, no inner step) with its learning rates
+    β1 / β2, weights μ / μ′ and φ's gradient-norm clip; the bilevel step runs ``outer_steps`` times
+    per epoch on ``outer_batch_size`` new images plus as many exemplars. Its inner step (Eq. 7)
+    moves the feature extractor θ with the classifier ω fixed, as the paper does;
+    ``inner_step_classifier`` steps ω too."""
 
     boxes: Literal["none", "full", "random", "center", "cam", "cim"] = "none"
     tau: float = Field(0.6, ge=0, lt=1)
@@ -34,6 +36,7 @@ class CimConfig(PluginSettings):
     artifact_step_epochs: int = Field(40, ge=1)
     artifact_step: float = Field(0.1, ge=0, le=1)
     artifact_of_epochs: int = Field(170, ge=1)
+    artifact_rescale: bool = True
     phase_wise_tau: bool = False
     tau_grid: list[float] = Field(default_factory=lambda: [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
     tau_tolerance: float = Field(2.0, ge=0)
