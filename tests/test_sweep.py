@@ -141,7 +141,8 @@ def test_optuna_search_study_is_the_live_one_with_every_trial(tmp_path, ray_loca
 
 
 OPTIMISED_EXEMPLARS = {"memory": {**TINY["memory"], "selection": "random"},
-                       "mnemonics": {"enabled": True, "epochs": 320, "beta1": 100.0, "beta2": 100.0}}
+                       "mnemonics": {"enabled": True, "epochs": 2, "unroll": 1, "beta1": 100.0,
+                                     "beta2": 100.0}}
 
 
 GENERATED_REPLAY = {"method": {"name": "lwf"}, "memory": {"mode": "none", "budget": 0},
