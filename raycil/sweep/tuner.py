@@ -96,15 +96,16 @@ def make_tuner(plan: SweepPlan, resume: bool = False) -> tune.Tuner:
                                   resume_errored=True)
     s = plan.sweep
     space, search_alg, num_samples = search_setup(plan)
-    # several objectives with Optuna: the searcher holds them; Tune itself ranks on none
-    single = s.objectives is None or s.search.kind != "optuna"
+    # several objectives with Optuna: the searcher holds them; Tune itself ranks on none; nor does
+    # it in a sweep that chooses nothing (fixed variants x seeds), which may lack a validation split
+    tune_ranks = s.chooses and (s.objectives is None or s.search.kind != "optuna")
     first = s.ranked[0]
     return tune.Tuner(
         trainable(plan),
         param_space=space,
         tune_config=tune.TuneConfig(
-            metric=first.key if single else None, mode=first.mode if single else None, search_alg=search_alg,
-            scheduler=scheduler(plan), num_samples=num_samples,
+            metric=first.key if tune_ranks else None, mode=first.mode if tune_ranks else None,
+            search_alg=search_alg, scheduler=scheduler(plan), num_samples=num_samples,
             max_concurrent_trials=s.max_concurrent if s.search.kind == "optuna" else None,
             trial_name_creator=trial_dirname, trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
