@@ -12,7 +12,8 @@ what its command line cannot:
 - the training seed: PyCIL seeds torch with 1 whatever its ``seed`` (which orders the classes); here
   ``--seed`` seeds torch, and the class order stays seed 1993's;
 - the CPU: PyCIL's ``_set_device`` maps ``-1`` to cuda:-1, so the device is set to the CPU;
-- top-5 accuracy over fewer than 5 seen classes (PyCIL's ``topk`` is 5): k is capped at the class count.
+- top-5 accuracy over fewer than 5 seen classes (PyCIL's ``topk`` is 5): k is capped at the class count;
+- ``--phases k``: the run stops after its first k phases (``DataManager.nb_tasks`` capped).
 
     python benchmarks/parity/run_pycil.py --pycil ../PyCIL --tree data/digits32 --method icarl \\
         --seed 0 --out runs/pycil_parity
@@ -101,8 +102,8 @@ def set_recipe(method: str, epochs: int) -> dict[str, object]:
     return {name: getattr(module, name) for name in ("init_epoch", "init_milestones", "epochs", "milestones")}
 
 
-def patch_pycil(tree: Path, seed: int) -> None:
-    """Dataset, CPU device, training seed and top-k, set on the imported modules."""
+def patch_pycil(tree: Path, seed: int, phases: int | None) -> None:
+    """Dataset, CPU device, training seed, top-k and the phase count, set on the imported modules."""
     import torch
     import trainer
     from models import base
@@ -110,6 +111,9 @@ def patch_pycil(tree: Path, seed: int) -> None:
 
     data_class = tree_data_class(tree)
     data_manager._get_idata = lambda name: data_class()
+    if phases is not None:
+        all_phases = data_manager.DataManager.nb_tasks
+        data_manager.DataManager.nb_tasks = property(lambda self: min(phases, all_phases.fget(self)))
 
     def set_random() -> None:
         torch.manual_seed(seed)
@@ -132,10 +136,11 @@ def patch_pycil(tree: Path, seed: int) -> None:
     base.BaseLearner.eval_task = eval_capped
 
 
-def run(pycil: Path, tree: Path, method: str, seed: int, epochs: int, out: Path) -> dict[str, object]:
+def run(pycil: Path, tree: Path, method: str, seed: int, epochs: int, out: Path,
+        phases: int | None = None) -> dict[str, object]:
     sys.path.insert(0, str(pycil))
     os.chdir(out)  # PyCIL writes logs/ under the working directory
-    patch_pycil(tree, seed)
+    patch_pycil(tree, seed, phases)
     recipe = set_recipe(method, epochs)
     import trainer
 
@@ -149,7 +154,7 @@ def run(pycil: Path, tree: Path, method: str, seed: int, epochs: int, out: Path)
     trainer.train(args)
     seconds = time.perf_counter() - start
     result: dict[str, object] = {"method": method, "seed": seed, "class_order_seed": 1993, "recipe": recipe,
-                                 "seconds": round(seconds, 1)}
+                                 "phases": phases, "seconds": round(seconds, 1)}
     for head, curve in recorder.curves.items():
         result[f"{head}_curve"] = curve
         result[f"{head}_avg_inc_acc"] = round(sum(curve) / len(curve), 3)
@@ -163,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--method", choices=METHODS, required=True)
     parser.add_argument("--seed", type=int, default=0, help="torch seed of the training (0)")
     parser.add_argument("--epochs", type=int, default=15, help="epochs of every phase (15)")
+    parser.add_argument("--phases", type=int, default=None, help="stop after the first k phases (all)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1)")
     parser.add_argument("--out", type=Path, default=Path("runs/pycil_parity"))
     args = parser.parse_args(argv)
@@ -175,8 +181,9 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    result = run(pycil, tree, args.method, args.seed, args.epochs, out)
-    path = out / f"{args.method}_seed{args.seed}.json"
+    result = run(pycil, tree, args.method, args.seed, args.epochs, out, args.phases)
+    stem = f"{args.method}_seed{args.seed}" + (f"_phases{args.phases}" if args.phases else "")
+    path = out / f"{stem}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(f"{path}: CNN {result.get('cnn_avg_inc_acc')}, NME {result.get('nme_avg_inc_acc')}, "
           f"{result['seconds']} s")
