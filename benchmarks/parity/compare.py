@@ -72,8 +72,9 @@ def comparison(pycil: pd.DataFrame, ours: pd.DataFrame) -> str:
     """The two markdown tables."""
     lines = ["| method | classifier | PyCIL | raycil | raycil − PyCIL (Welch 95% CI) | p |",
              "|---|---|---|---|---|---|"]
-    curve_lines = ["| method | classifier | side | " + " | ".join(f"phase {p}" for p in range(1, 6)) + " |",
-                   "|---|---|---|" + "---|" * 5]
+    phases = range(1, int(max(pycil["phase"].max(), ours["phase"].max())) + 1)
+    curve_lines = ["| method | classifier | side | " + " | ".join(f"phase {p}" for p in phases) + " |",
+                   "|---|---|---|" + "---|" * len(phases)]
     for variant, method in PYCIL_NAMES.items():
         for head in ("cnn", "nme"):
             sides = {name: frame[(frame["method"] == method) & (frame["head"] == head)]
@@ -89,7 +90,7 @@ def comparison(pycil: pd.DataFrame, ours: pd.DataFrame) -> str:
             for name, s in sides.items():
                 means = s.groupby("phase")["top1"].mean()
                 curve_lines.append(f"| {variant} | {head.upper()} | {name} | "
-                                   + " | ".join(f"{means.get(p, math.nan):.1f}" for p in range(1, 6)) + " |")
+                                   + " | ".join(f"{means.get(p, math.nan):.1f}" for p in phases) + " |")
     curves = "\n".join(curve_lines)
     return "\n".join(lines) + f"\n\nTop-1 after each phase (mean over seeds):\n\n{curves}\n"
 
